@@ -1,0 +1,29 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Each creates .venv when missing
+# and installs only when pyproject.toml or constraints.txt changed since the last install.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/fastweights compare
+
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests
+	$(BIN)/python -m pytest -q src tests
+
+clean:
+	rm -rf $(VENV) runs
