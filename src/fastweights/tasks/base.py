@@ -1,0 +1,91 @@
+"""What a task is: a config dataclass, a seeded generator of (inputs, targets), metrics.
+
+Inputs are token ids ``[B, T]`` (``tokens = True``, vocabulary ``input_size``) or float
+features ``[B, T, input_size]``. Classification targets are token ids ``[B, T]`` in
+``range(output_size)`` with ``IGNORE = -100`` where a position is not scored. A task whose
+targets are real-valued overrides ``loss`` and ``metrics``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+IGNORE = -100
+
+
+@dataclass
+class TaskConfig:
+    """Fields every task has: the held-out test set and an optional fixed training set."""
+
+    test_size: int = 2000
+    test_seed: int = 10_000
+    train_size: int | None = None  # None: a fresh sample every batch
+
+
+class Task:
+    name: ClassVar[str]
+    Config: ClassVar[type[TaskConfig]]
+    tokens: ClassVar[bool] = True
+    main_metric: ClassVar[str] = "accuracy"
+    input_size: int
+    output_size: int
+
+    def __init__(self, config: TaskConfig | None = None):
+        self.config = config if config is not None else self.Config()
+        self._check(self.config)
+        self._train: tuple[Tensor, Tensor] | None = None
+        self._test: tuple[Tensor, Tensor] | None = None
+
+    def _check(self, config: TaskConfig) -> None:
+        for field in ("test_size", "train_size"):
+            value = getattr(config, field)
+            if value is not None and value < 1:
+                raise ValueError(f"{self.name}: {field} must be >= 1, got {value}")
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """``n`` fresh examples drawn with ``generator``."""
+        raise NotImplementedError
+
+    def render(self, inputs: Tensor, targets: Tensor) -> str:
+        """One example as text."""
+        raise NotImplementedError
+
+    def test_set(self) -> tuple[Tensor, Tensor]:
+        """The fixed held-out set (seed ``test_seed``)."""
+        if self._test is None:
+            g = torch.Generator().manual_seed(self.config.test_seed)
+            self._test = self.sample(self.config.test_size, g)
+        return self._test
+
+    def train_batch(self, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """A training batch: fresh samples, or rows of the fixed training set when
+        ``train_size`` is set (that set is drawn once, from ``test_seed + 1``)."""
+        if self.config.train_size is None:
+            return self.sample(batch_size, generator)
+        if self._train is None:
+            g = torch.Generator().manual_seed(self.config.test_seed + 1)
+            self._train = self.sample(self.config.train_size, g)
+        idx = torch.randint(self.config.train_size, (batch_size,), generator=generator)
+        return self._train[0][idx], self._train[1][idx]
+
+    def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
+        """Mean cross-entropy over scored positions. logits [B, T, C], targets [B, T]."""
+        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(),
+                               ignore_index=IGNORE)
+
+    def metrics(self, logits: Tensor, targets: Tensor) -> dict[str, float]:
+        """Accuracy over scored positions and the exact-match rate per sequence."""
+        scored = targets != IGNORE
+        hit = (logits.argmax(-1) == targets) | ~scored
+        return {
+            "accuracy": float(hit[scored].float().mean()),
+            "sequence_accuracy": float(hit.all(dim=1).float().mean()),
+        }
+
+    def describe(self) -> dict:
+        return {"name": self.name, **asdict(self.config)}
