@@ -62,6 +62,11 @@ class Task:
             self._test = self.sample(self.config.test_size, g)
         return self._test
 
+    def eval_sets(self) -> dict[str, tuple[Tensor, Tensor]]:
+        """Named held-out sets the trainer evaluates; tasks with a length-generalisation
+        protocol add their longer sets here (e.g. ``"test_long"``)."""
+        return {"test": self.test_set()}
+
     def train_batch(self, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """A training batch: fresh samples, or rows of the fixed training set when
         ``train_size`` is set (that set is drawn once, from ``test_seed + 1``)."""
