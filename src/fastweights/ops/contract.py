@@ -4,6 +4,7 @@ Layout (declared once, used everywhere):
     q, k         [B, T, H, K]
     v            [B, T, H, V]
     per-step     [B, T, H]      (β, scalar log-gate g)
+    per-key gate [B, T, H, K]   (log-gate g of GLA)
     state S      [B, H, K, V]   (the primer's fast weight matrix is W = Sᵀ)
     cu_seqlens   [N + 1]        int offsets of N packed sequences, requires B == 1
 
@@ -69,6 +70,17 @@ def check_per_step(name: str, x: Tensor, q: Tensor, trailing: Sequence[int] = ()
     check_finite(name, x)
 
 
+def check_log_gate(name: str, g: Tensor, q: Tensor, per_key: bool) -> None:
+    """Validate a natural-log decay g ≤ 0: [B, T, H], or [B, T, H, K] when ``per_key``."""
+    if isinstance(g, Tensor) and per_key and g.dim() == 4:
+        check_per_step(name, g, q, trailing=(q.shape[-1],))
+    else:
+        check_per_step(name, g, q)
+    if bool((g > 0).any()):
+        _fail(f"{name} is a log-decay and must be <= 0 (α = exp({name}) <= 1), "
+              f"got max {g.max().item():.4g}")
+
+
 def check_state(initial_state: Tensor | None, n: int, H: int, K: int, V: int,
                 q: Tensor) -> None:
     """Validate an initial state of shape [n, H, K, V] (n = B, or N with cu_seqlens)."""
@@ -129,13 +141,25 @@ def compute_dtype(x: Tensor) -> torch.dtype:
 
 def run_varlen(fn: Callable[..., tuple[Tensor, Tensor | None]], cu_seqlens: Tensor,
                seqs: Sequence[Tensor], initial_state: Tensor | None,
-               output_final_state: bool, **kwargs) -> tuple[Tensor, Tensor | None]:
+               output_final_state: bool, *, zero_pad_neutral: bool = False,
+               **kwargs) -> tuple[Tensor, Tensor | None]:
     """Run ``fn`` on each packed sequence alone and stitch the outputs back along T.
 
     ``seqs`` are the [1, T, H, ...] inputs; sequence n gets ``initial_state[n]`` and returns
     its own final state, so the result equals running every sequence on its own.
+
+    ``zero_pad_neutral=True`` declares that a step whose inputs are all zero leaves the state
+    unchanged (true of every rule in ``fastweights.ops``: k = 0, β = 0, g = 0 write nothing
+    and decay nothing). The sequences are then right-padded with zeros into one batch
+    [N, max length, ...] and run in a single call, unless padding would more than double
+    the work, in which case they run one by one.
     """
     offsets = cu_seqlens.tolist()
+    lengths = [b - a for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+    N, L = len(lengths), max(lengths)
+    if zero_pad_neutral and N > 1 and N * L <= 2 * offsets[-1]:
+        return _run_padded(fn, offsets, lengths, seqs, initial_state, output_final_state,
+                           **kwargs)
     outs, finals = [], []
     for n, (a, b) in enumerate(zip(offsets[:-1], offsets[1:], strict=True)):
         s0 = None if initial_state is None else initial_state[n : n + 1]
@@ -145,3 +169,58 @@ def run_varlen(fn: Callable[..., tuple[Tensor, Tensor | None]], cu_seqlens: Tens
         finals.append(s)
     final = torch.cat(finals, dim=0) if output_final_state else None
     return torch.cat(outs, dim=1), final
+
+
+def _run_padded(fn, offsets, lengths, seqs, initial_state, output_final_state, **kwargs):
+    """The batched varlen path: gather [1, T, ...] into zero-padded [N, L, ...] and back."""
+    N, L, T = len(lengths), max(lengths), offsets[-1]
+    device = seqs[0].device
+    pos = torch.arange(L, device=device)
+    start = torch.tensor(offsets[:-1], device=device)[:, None]
+    valid = pos[None, :] < torch.tensor(lengths, device=device)[:, None]  # [N, L]
+    # padded slots read row T, a row of zeros appended to each input
+    index = torch.where(valid, start + pos[None, :], T)  # [N, L]
+    padded = [torch.cat([x[0], x.new_zeros(1, *x.shape[2:])])[index] for x in seqs]
+    o, final = fn(*padded, initial_state=initial_state, output_final_state=output_final_state,
+                  **kwargs)
+    return o[valid].unsqueeze(0), final
+
+
+def to_chunks(x: Tensor, chunk_size: int) -> Tensor:
+    """[B, T, H, *D] → [B, H, N, C, *D], zero-padding T up to N·C (a neutral step)."""
+    B, T, H = x.shape[:3]
+    n = -(-T // chunk_size)
+    pad = n * chunk_size - T
+    if pad:
+        x = torch.cat([x, x.new_zeros(B, pad, *x.shape[2:])], dim=1)
+    return x.movedim(2, 1).reshape(B, H, n, chunk_size, *x.shape[3:])
+
+
+def from_chunks(x: Tensor, T: int) -> Tensor:
+    """[B, H, N, C, *D] → [B, T, H, *D], dropping the padding."""
+    B, H, n, c = x.shape[:4]
+    return x.reshape(B, H, n * c, *x.shape[4:])[:, :, :T].movedim(1, 2)
+
+
+def segsum(g: Tensor) -> Tensor:
+    """Pairwise log-decays [..., T] → [..., T, T]: out[t, s] = Σ_{s<r≤t} g_r for s ≤ t, else −∞.
+
+    Each entry is summed from s, not taken as a difference of two long cumulative sums,
+    so it keeps full precision however long the sequence is (Dao & Gu 2024, the SSD listing).
+    """
+    T = g.shape[-1]
+    ones = torch.ones(T, T, dtype=torch.bool, device=g.device)
+    x = g[..., :, None].expand(*g.shape, T).masked_fill(~ones.tril(-1), 0)  # x[t, s] = g_t
+    out = x.cumsum(dim=-2)
+    return out.masked_fill(~ones.tril(), float("-inf"))
+
+
+def decay_matrix(b: Tensor) -> Tensor:
+    """Within-chunk decays from cumulative log-gates b [..., C]: exp(b_t − b_s) for s ≤ t, else 0.
+
+    b restarts at every chunk, so |b| ≤ C·max|g| and the difference loses nothing; entries
+    above the diagonal are masked before the exp, which therefore never overflows.
+    """
+    C = b.shape[-1]
+    lower = torch.ones(C, C, dtype=torch.bool, device=b.device).tril()
+    return (b[..., :, None] - b[..., None, :]).masked_fill(~lower, float("-inf")).exp()

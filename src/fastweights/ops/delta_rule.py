@@ -13,6 +13,21 @@ contraction with a negative eigenvalue when β > 1 (Grazzi et al. 2025).
 | query / key / value         | q, k, v           |
 | learning rate / write gate β | beta [B, T, H]   |
 | fast weight W = Sᵀ          | state [B,H,K,V]   |
+
+Forms (derivation: ``docs/derivations/delta_rule.md``). Write u_t = β_t (v_t − S_{t-1}ᵀk_t)
+for the value actually written, so S_t = S_{t-1} + k_t u_tᵀ. For a block of C steps that
+starts from state S₀, with rows K, V, Q ∈ ℝ^{C×·} and D = diag(β):
+
+    A = StrictTril(D K Kᵀ)                       [C, C]
+    (I + A) [W | U] = [D K | D V]                one unit-triangular solve (T_c = (I + A)⁻¹)
+    U' = U − W S₀                                the written values u_t, stacked
+    O  = scale · (Q S₀ + Tril(Q Kᵀ) U')
+    S_C = S₀ + Kᵀ U'
+
+``chunk`` applies this to chunks of ``chunk_size`` steps: the solves and products of all
+chunks are batched, and only U' = U − W S and S ← S + Kᵀ U' run in a loop over chunks,
+so autograd keeps one state per chunk. ``parallel`` applies it once to the whole sequence
+(C = T, quadratic in T). The gated delta rule reuses both with decays (``gated_delta_rule``).
 """
 
 from __future__ import annotations
@@ -46,7 +61,120 @@ def delta_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, *, scale
     return o.to(dtype), (S if output_final_state else None)
 
 
-FORMS = {"recurrent": delta_rule_recurrent}
+def delta_rule_chunk(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, *, scale: float,
+                     initial_state: Tensor | None = None, output_final_state: bool = False,
+                     chunk_size: int = 64) -> tuple[Tensor, Tensor | None]:
+    """Chunkwise-parallel form (WY/UT): same arguments and results as the reference."""
+    return chunk_delta(q, k, v, beta, None, scale=scale, initial_state=initial_state,
+                       output_final_state=output_final_state, chunk_size=chunk_size)
+
+
+def delta_rule_parallel(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, *, scale: float,
+                        initial_state: Tensor | None = None,
+                        output_final_state: bool = False) -> tuple[Tensor, Tensor | None]:
+    """Quadratic form: the block equations applied once to the whole sequence."""
+    return parallel_delta(q, k, v, beta, None, scale=scale, initial_state=initial_state,
+                          output_final_state=output_final_state)
+
+
+def chunk_delta(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | None, *,
+                scale: float, initial_state: Tensor | None, output_final_state: bool,
+                chunk_size: int) -> tuple[Tensor, Tensor | None]:
+    """The chunk kernel shared with ``gated_delta_rule`` (g: scalar log-gate [B, T, H] or None).
+
+    With g, b is the cumulative log-gate restarted at each chunk, Γ[t, s] = exp(b_t − b_s)
+    for s ≤ t (0 above the diagonal), and the block equations become
+    A = StrictTril(D (K Kᵀ ⊙ Γ)), (I + A)[W | U] = [D e^b K | D V], U' = U − W S₀,
+    O = scale · (e^b Q S₀ + (Tril(Q Kᵀ) ⊙ Γ) U'), S_C = e^{b_C} S₀ + (e^{b_C − b} K)ᵀ U'.
+    """
+    B, T, H, K = q.shape
+    V = v.shape[-1]
+    dtype, ct = q.dtype, contract.compute_dtype(q)
+    C = max(1, min(chunk_size, T))
+    # [B, H, N, C, ·]: heads first so that every matmul below is batched over (B, H, N)
+    qc, kc, vc = (contract.to_chunks(x.to(ct), C) for x in (q, k, v))
+    bc = contract.to_chunks(beta.to(ct), C)[..., None]  # [B, H, N, C, 1]
+    kb = kc * bc
+    A = kb @ kc.mT  # [B, H, N, C, C]
+    QK = qc @ kc.mT
+    if g is not None:
+        b = contract.to_chunks(g.to(ct), C).cumsum(-1)  # [B, H, N, C]
+        gamma = contract.decay_matrix(b)
+        A, QK = A * gamma, QK * gamma
+        eb = b.exp()[..., None]
+        wu = torch.cat([kb * eb, vc * bc], dim=-1)
+    else:
+        wu = torch.cat([kb, vc * bc], dim=-1)
+    WU = torch.linalg.solve_triangular(A.tril(-1), wu, upper=False, unitriangular=True)
+    W, U = WU[..., :K], WU[..., K:]
+    QK = QK.tril()
+    if g is not None:
+        last = b[..., -1:]  # [B, H, N, 1]
+        k_dec = kc * (last - b).exp()[..., None]
+        s_dec = last.exp()[..., None]  # [B, H, N, 1, 1]
+    S = (q.new_zeros(B, H, K, V, dtype=ct) if initial_state is None
+         else initial_state.to(ct))
+    states, written = [], []
+    # unbind, not indexing: its backward stacks the chunk gradients once instead of
+    # scattering each into a zero tensor of the full size
+    k_in = (kc if g is None else k_dec).mT.unbind(2)
+    decay = s_dec.unbind(2) if g is not None else None
+    for n, (U_n, W_n, k_n) in enumerate(zip(U.unbind(2), W.unbind(2), k_in, strict=True)):
+        states.append(S)
+        u = U_n - W_n @ S  # [B, H, C, V]
+        written.append(u)
+        S = S + k_n @ u if decay is None else decay[n] * S + k_n @ u
+    S_prev = torch.stack(states, dim=2)  # [B, H, N, K, V]
+    U_new = torch.stack(written, dim=2)  # [B, H, N, C, V]
+    q_in = qc * eb if g is not None else qc
+    o = scale * (q_in @ S_prev + QK @ U_new)
+    return contract.from_chunks(o, T).to(dtype), (S if output_final_state else None)
+
+
+def parallel_delta(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | None, *,
+                   scale: float, initial_state: Tensor | None,
+                   output_final_state: bool) -> tuple[Tensor, Tensor | None]:
+    """The block equations over all T steps at once (shared with ``gated_delta_rule``).
+
+    Decays come from ``contract.segsum``: exp(Σ_{s<r≤t} g_r) summed pair by pair, so they
+    stay exact on long sequences; e^{b_t} and e^{b_T − b_s} are its rows from the start/end.
+    """
+    B, T, H, K = q.shape
+    V = v.shape[-1]
+    dtype, ct = q.dtype, contract.compute_dtype(q)
+    qh, kh, vh = (x.to(ct).movedim(2, 1) for x in (q, k, v))  # [B, H, T, ·]
+    bh = beta.to(ct).movedim(2, 1)[..., None]  # [B, H, T, 1]
+    S0 = (q.new_zeros(B, H, K, V, dtype=ct) if initial_state is None
+          else initial_state.to(ct))
+    kb = kh * bh
+    A = kb @ kh.mT
+    QK = qh @ kh.mT
+    if g is not None:
+        # prepend a zero gate: row 0 of the [T+1, T+1] segsum measures decay from the start
+        seg = contract.segsum(torch.cat([g.new_zeros(B, 1, H), g], 1).to(ct).movedim(2, 1))
+        gamma = seg[..., 1:, 1:].exp()  # [B, H, T, T]
+        e_from_start = seg[..., 1:, 0].exp()[..., None]  # exp(b_t), [B, H, T, 1]
+        e_to_end = seg[..., -1, 1:].exp()[..., None]  # exp(b_T − b_s), [B, H, T, 1]
+        A, QK = A * gamma, QK * gamma
+        wu = torch.cat([kb * e_from_start, vh * bh], dim=-1)
+    else:
+        wu = torch.cat([kb, vh * bh], dim=-1)
+    WU = torch.linalg.solve_triangular(A.tril(-1), wu, upper=False, unitriangular=True)
+    U_new = WU[..., K:] - WU[..., :K] @ S0  # [B, H, T, V]
+    q_in = qh * e_from_start if g is not None else qh
+    o = scale * (q_in @ S0 + QK.tril() @ U_new)
+    if not output_final_state:
+        return o.movedim(1, 2).to(dtype), None
+    if g is None:
+        S = S0 + kh.mT @ U_new
+    else:
+        s_dec = e_from_start[..., -1:, :] if T else torch.ones_like(S0[..., :1, :1])
+        S = s_dec * S0 + (kh * e_to_end).mT @ U_new
+    return o.movedim(1, 2).to(dtype), S
+
+
+FORMS = {"recurrent": delta_rule_recurrent, "parallel": delta_rule_parallel,
+         "chunk": delta_rule_chunk}
 
 
 def delta_rule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, *, scale: float | None = None,
@@ -68,4 +196,4 @@ def delta_rule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, *, scale: float | 
         return impl(q, k, v, beta, initial_state=initial_state,
                     output_final_state=output_final_state, **kwargs)
     return contract.run_varlen(impl, cu_seqlens, (q, k, v, beta), initial_state,
-                               output_final_state, **kwargs)
+                               output_final_state, zero_pad_neutral=True, **kwargs)
