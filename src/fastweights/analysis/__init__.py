@@ -1,0 +1,1 @@
+"""Analysis of trained models and runs: plots and tables that read result files."""

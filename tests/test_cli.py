@@ -1,0 +1,61 @@
+import subprocess
+import sys
+
+import pytest
+
+from fastweights.cli import _parser, main
+
+SUBCOMMANDS = ["train", "compare", "models", "tasks"]
+
+
+def test_help_describes_every_option():
+    parser = _parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(SUBCOMMANDS) <= set(sub.choices)
+    for name, p in sub.choices.items():
+        assert p.description, name
+        for action in p._actions:
+            assert action.help, f"{name} {action.option_strings} has no help"
+
+
+def test_console_help_runs():
+    for args in ([], *([c] for c in SUBCOMMANDS)):
+        out = subprocess.run([sys.executable, "-m", "fastweights", *args, "--help"],
+                             capture_output=True, text=True, check=True).stdout
+        assert "usage: fastweights" in out
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["train", "--model", "nope"], "unknown model 'nope'"),
+    (["train", "--task", "nope"], "unknown task 'nope'"),
+    (["train", "--model.width=3"], "unknown key model.width"),
+    (["train", "--model.d_model=big"], "model.d_model must be of type int"),
+    (["train", "--task.n_pairs=40"], "n_pairs must be in 1..26"),
+    (["train", "--model.d_model=30"], "multiple of n_heads"),
+    (["train", "--bogus"], "unrecognised argument '--bogus'"),
+])
+def test_bad_config_fails_before_training(argv, match, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert match in err and err.count("\n") <= 3
+
+
+def test_train_and_compare(tmp_path, capsys):
+    assert main(["train", "--steps", "4", "--eval-every", "2", "--model.d_model=16",
+                 "--task.test_size=32", "--out", str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run" / "metrics.jsonl").read_text().count("\n") == 2
+    assert main(["compare", "--models", "deltanet,lstm", "--params", "5000", "--steps", "4",
+                 "--eval-every", "2", "--workers", "1", "--task.test_size=32",
+                 "--out", str(tmp_path / "cmp")]) == 0
+    out = capsys.readouterr().out
+    assert "| deltanet |" in out and "| lstm |" in out
+    assert (tmp_path / "cmp" / "results.md").read_text().count("|") > 20
+    assert (tmp_path / "cmp" / "learning_curves.png").stat().st_size > 1000
+
+
+def test_lists(capsys):
+    assert main(["models"]) == 0 and main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    assert "deltanet" in out and "assoc-retrieval" in out
