@@ -173,7 +173,7 @@ def run_varlen(fn: Callable[..., tuple[Tensor, Tensor | None]], cu_seqlens: Tens
 
 def _run_padded(fn, offsets, lengths, seqs, initial_state, output_final_state, **kwargs):
     """The batched varlen path: gather [1, T, ...] into zero-padded [N, L, ...] and back."""
-    N, L, T = len(lengths), max(lengths), offsets[-1]
+    L, T = max(lengths), offsets[-1]
     device = seqs[0].device
     pos = torch.arange(L, device=device)
     start = torch.tensor(offsets[:-1], device=device)[:, None]
