@@ -1,38 +1,17 @@
 """Sequence models by name: ``fastweights.models.build("deltanet", d_model=64)``.
 
-Each registry entry is a model class, its flat config dataclass, the preset values that
-define the name, and the paper it comes from.
+Each model family's module declares ``SPECS``: registry name → ``ModelSpec`` (model class,
+flat config dataclass, paper, and the preset values that define the name).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 
-from fastweights.models.base import ModelConfig, SequenceModel
-from fastweights.models.lstm import LSTMConfig, LSTMModel
-from fastweights.models.stack import FastWeightModel, FastWeightModelConfig
+from fastweights.models import lstm, stack
+from fastweights.models.base import ModelConfig, ModelSpec, SequenceModel
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    cls: type[SequenceModel]
-    config: type[ModelConfig]
-    paper: str
-    preset: dict = field(default_factory=dict)
-
-
-MODELS: dict[str, ModelSpec] = {
-    "linear-transformer": ModelSpec(
-        FastWeightModel, FastWeightModelConfig,
-        "Katharopoulos et al. 2020; Schlag, Irie & Schmidhuber 2021 (sum rule)",
-        dict(rule="sum", feature_map="elu+1", qk_norm="none", normalize=True, out_norm=False)),
-    "deltanet": ModelSpec(
-        FastWeightModel, FastWeightModelConfig,
-        "Schlag, Irie & Schmidhuber 2021; Yang et al. 2024 (delta rule)",
-        dict(rule="delta", feature_map="silu", qk_norm="l2", beta="sigmoid")),
-    "lstm": ModelSpec(LSTMModel, LSTMConfig, "Hochreiter & Schmidhuber 1997"),
-}
+MODELS: dict[str, ModelSpec] = {**stack.SPECS, **lstm.SPECS}
 
 
 def make_config(name: str, **overrides) -> ModelConfig:

@@ -10,7 +10,7 @@ the readout is a linear head. Subclasses implement ``core(h, state) -> (h, state
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from torch import Tensor, nn
@@ -23,6 +23,17 @@ class ModelConfig:
     input_size: int = 37
     output_size: int = 10
     tokens: bool = True
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registry entry: model class, its flat config dataclass, the paper, and the preset
+    values that define the registry name."""
+
+    cls: type[SequenceModel]
+    config: type[ModelConfig]
+    paper: str
+    preset: dict = field(default_factory=dict)
 
 
 class SequenceModel(nn.Module):

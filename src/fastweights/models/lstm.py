@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from fastweights.models.base import ModelConfig, SequenceModel
+from fastweights.models.base import ModelConfig, ModelSpec, SequenceModel
 
 
 @dataclass
@@ -36,3 +36,6 @@ class LSTMModel(SequenceModel):
 
     def core(self, h: Tensor, state: tuple[Tensor, Tensor] | None):
         return self.lstm(h, state)
+
+
+SPECS = {"lstm": ModelSpec(LSTMModel, LSTMConfig, "Hochreiter & Schmidhuber 1997")}

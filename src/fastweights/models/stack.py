@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from fastweights.layers.fast_weight import FastWeightConfig, FastWeightLayer, FastWeightState
-from fastweights.models.base import ModelConfig, SequenceModel
+from fastweights.models.base import ModelConfig, ModelSpec, SequenceModel
 
 
 @dataclass
@@ -65,3 +65,15 @@ class FastWeightModel(SequenceModel):
             h, s = block(h, s)
             new_state.append(s)
         return self.norm(h), new_state
+
+
+SPECS = {
+    "linear-transformer": ModelSpec(
+        FastWeightModel, FastWeightModelConfig,
+        "Katharopoulos et al. 2020; Schlag, Irie & Schmidhuber 2021 (sum rule)",
+        dict(rule="sum", feature_map="elu+1", qk_norm="none", normalize=True, out_norm=False)),
+    "deltanet": ModelSpec(
+        FastWeightModel, FastWeightModelConfig,
+        "Schlag, Irie & Schmidhuber 2021; Yang et al. 2024 (delta rule)",
+        dict(rule="delta", feature_map="silu", qk_norm="l2", beta="sigmoid")),
+}
