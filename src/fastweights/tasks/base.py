@@ -1,9 +1,20 @@
 """What a task is: a config dataclass, a seeded generator of (inputs, targets), metrics.
 
 Inputs are token ids ``[B, T]`` (``tokens = True``, vocabulary ``input_size``) or float
-features ``[B, T, input_size]``. Classification targets are token ids ``[B, T]`` in
-``range(output_size)`` with ``IGNORE = -100`` where a position is not scored. A task whose
-targets are real-valued overrides ``loss`` and ``metrics``.
+features ``[B, T, input_size]``. Targets come in three kinds, each with its own loss:
+
+- classification (the default): token ids ``[B, T]`` in ``range(output_size)``, with
+  ``IGNORE = -100`` where a position is not scored; cross-entropy, accuracy.
+- regression (``RegressionTask``): floats ``[B, T, output_size]`` (a task may append extra
+  channels that only its metrics read), with **NaN** where a position is not scored;
+  mean squared error over the scored entries.
+- multi-label (``formal-lang``): floats in {0, 1} ``[B, T, output_size]``, NaN where not
+  scored; binary cross-entropy on sigmoid outputs, exact match of the thresholded set.
+
+``main_metric`` names the entry of ``metrics()`` that model selection uses;
+``higher_is_better`` says which way it points (False for MSE or bits per character).
+A task with a length-generalisation protocol puts its longer set(s) in ``eval_sets()``
+under ``"test_long"``.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ class Task:
     Config: ClassVar[type[TaskConfig]]
     tokens: ClassVar[bool] = True
     main_metric: ClassVar[str] = "accuracy"
+    higher_is_better: ClassVar[bool] = True
     input_size: int
     output_size: int
 
@@ -40,6 +52,7 @@ class Task:
         self._check(self.config)
         self._train: tuple[Tensor, Tensor] | None = None
         self._test: tuple[Tensor, Tensor] | None = None
+        self._fixed: dict[str, tuple[Tensor, Tensor]] = {}
 
     def _check(self, config: TaskConfig) -> None:
         for field in ("test_size", "train_size"):
@@ -66,6 +79,13 @@ class Task:
         """Named held-out sets the trainer evaluates; tasks with a length-generalisation
         protocol add their longer sets here (e.g. ``"test_long"``)."""
         return {"test": self.test_set()}
+
+    def fixed_set(self, key: str, seed: int, make) -> tuple[Tensor, Tensor]:
+        """A held-out set other than ``test`` (e.g. ``"test_long"``), drawn once by
+        ``make(generator)`` from ``seed`` and cached."""
+        if key not in self._fixed:
+            self._fixed[key] = make(torch.Generator().manual_seed(seed))
+        return self._fixed[key]
 
     def train_batch(self, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """A training batch: fresh samples, or rows of the fixed training set when
@@ -94,3 +114,27 @@ class Task:
 
     def describe(self) -> dict:
         return {"name": self.name, **asdict(self.config)}
+
+
+def masked_mse(outputs: Tensor, targets: Tensor) -> Tensor:
+    """Mean of (outputs − targets)² over the entries where ``targets`` is not NaN."""
+    scored = ~torch.isnan(targets)
+    diff = torch.where(scored, outputs.float() - targets.float(), torch.zeros(()))
+    return diff.pow(2).sum() / scored.sum().clamp(min=1)
+
+
+class RegressionTask(Task):
+    """Float targets ``[B, T, output_size]`` with NaN where not scored; MSE loss.
+
+    ``metrics`` reports ``mse``; subclasses add their own (sign accuracy, a baseline).
+    """
+
+    tokens = False
+    main_metric = "mse"
+    higher_is_better = False
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        return masked_mse(outputs, targets[..., : self.output_size])
+
+    def metrics(self, outputs: Tensor, targets: Tensor) -> dict[str, float]:
+        return {"mse": float(masked_mse(outputs, targets[..., : self.output_size]))}
