@@ -56,3 +56,13 @@ def test_fit_width():
         assert abs(n - 20_000) < 0.15 * 20_000, (name, w, n)
     with pytest.raises(ValueError, match="over the budget"):
         fit_width("deltanet", 10)
+
+
+def test_lstm_intermediates():
+    model = models.build("lstm", d_model=8, n_layers=2).double()
+    x = torch.randint(37, (2, 5))
+    y, state = model(x)
+    y2, state2, inter = model(x, return_intermediates=True)
+    torch.testing.assert_close(y2, y)
+    assert inter.h.shape == inter.c.shape == (2, 5, 2, 8)
+    torch.testing.assert_close(inter.c[:, -1].transpose(0, 1), state[1])

@@ -3,9 +3,14 @@
     y, state   = model(x, state=None)      x: tokens [B, T] or features [B, T, input_size]
     y_t, state = model.step(x_t, state)    x_t: tokens [B] or features [B, input_size]
     model.state_size() -> int              floats of recurrent memory per sequence
+    y, state, inter = model(x, state, return_intermediates=True)
+                                           inter: a small dataclass of per-step internals
+                                           (fast weights, synaptic traces, wave field)
 
 y: [B, T, output_size]. The input encoder is an embedding (``tokens=True``) or a linear map;
-the readout is a linear head. Subclasses implement ``core(h, state) -> (h, state)``.
+the readout is a linear head. Subclasses implement
+``core(h, state, return_intermediates) -> (h, state[, inter])``; the fast path
+(``return_intermediates=False``) pays nothing for the option.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ class SequenceModel(nn.Module):
                         else nn.Linear(config.input_size, d_model))
         self.head = nn.Linear(d_model, config.output_size)
 
-    def core(self, h: Tensor, state: Any) -> tuple[Tensor, Any]:
+    def core(self, h: Tensor, state: Any, return_intermediates: bool = False) -> tuple:
         raise NotImplementedError
 
     def state_size(self) -> int:
@@ -66,10 +71,10 @@ class SequenceModel(nn.Module):
             raise ValueError(f"{name} must have {c.input_size} features in its last dim, "
                              f"got {tuple(x.shape)}")
 
-    def forward(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+    def forward(self, x: Tensor, state: Any = None, return_intermediates: bool = False) -> tuple:
         self._check_input(x, step=False)
-        h, state = self.core(self.encoder(x), state)
-        return self.head(h), state
+        h, *rest = self.core(self.encoder(x), state, return_intermediates)
+        return self.head(h), *rest
 
     def step(self, x_t: Tensor, state: Any = None) -> tuple[Tensor, Any]:
         """One token; equals the whole-sequence call run one step at a time."""

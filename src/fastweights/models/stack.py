@@ -54,8 +54,8 @@ class FastWeightModel(SequenceModel):
     def state_size(self) -> int:
         return sum(b.mixer.state_size() for b in self.blocks)
 
-    def core(self, h: Tensor, state: list[FastWeightState] | None
-             ) -> tuple[Tensor, list[FastWeightState]]:
+    def core(self, h: Tensor, state: list[FastWeightState] | None,
+             return_intermediates: bool = False) -> tuple:
         state = [None] * len(self.blocks) if state is None else state
         if len(state) != len(self.blocks):
             raise ValueError(f"state must be a list of {len(self.blocks)} layer states, "
