@@ -94,41 +94,104 @@ def chunk_delta(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | None,
     # [B, H, N, C, ·]: heads first so that every matmul below is batched over (B, H, N)
     qc, kc, vc = (contract.to_chunks(x.to(ct), C) for x in (q, k, v))
     bc = contract.to_chunks(beta.to(ct), C)[..., None]  # [B, H, N, C, 1]
+    S0 = (q.new_zeros(B, H, K, V, dtype=ct) if initial_state is None
+          else initial_state.to(ct))
+    if g is None:
+        o, S = _DeltaChunk.apply(qc, kc, vc, bc, S0, scale)
+        return contract.from_chunks(o, T).to(dtype), (S if output_final_state else None)
     kb = kc * bc
-    A = kb @ kc.mT  # [B, H, N, C, C]
-    QK = qc @ kc.mT
-    if g is not None:
-        b = contract.to_chunks(g.to(ct), C).cumsum(-1)  # [B, H, N, C]
-        gamma = contract.decay_matrix(b)
-        A, QK = A * gamma, QK * gamma
-        eb = b.exp()[..., None]
-        wu = torch.cat([kb * eb, vc * bc], dim=-1)
-    else:
-        wu = torch.cat([kb, vc * bc], dim=-1)
+    b = contract.to_chunks(g.to(ct), C).cumsum(-1)  # [B, H, N, C]
+    gamma = contract.decay_matrix(b)
+    A = (kb @ kc.mT) * gamma  # [B, H, N, C, C]
+    QK = ((qc @ kc.mT) * gamma).tril()
+    eb = b.exp()[..., None]
+    wu = torch.cat([kb * eb, vc * bc], dim=-1)
     WU = torch.linalg.solve_triangular(A.tril(-1), wu, upper=False, unitriangular=True)
     W, U = WU[..., :K], WU[..., K:]
-    QK = QK.tril()
-    if g is not None:
-        last = b[..., -1:]  # [B, H, N, 1]
-        k_dec = kc * (last - b).exp()[..., None]
-        s_dec = last.exp()[..., None]  # [B, H, N, 1, 1]
-    S = (q.new_zeros(B, H, K, V, dtype=ct) if initial_state is None
-         else initial_state.to(ct))
-    states, written = [], []
+    last = b[..., -1:]  # [B, H, N, 1]
+    k_dec = (kc * (last - b).exp()[..., None]).mT
+    s_dec = last.exp()[..., None]  # [B, H, N, 1, 1]
+    states, written, S = [], [], S0
     # unbind, not indexing: its backward stacks the chunk gradients once instead of
     # scattering each into a zero tensor of the full size
-    k_in = (kc if g is None else k_dec).mT.unbind(2)
-    decay = s_dec.unbind(2) if g is not None else None
-    for n, (U_n, W_n, k_n) in enumerate(zip(U.unbind(2), W.unbind(2), k_in, strict=True)):
+    for U_n, W_n, k_n, a_n in zip(U.unbind(2), W.unbind(2), k_dec.unbind(2), s_dec.unbind(2),
+                                  strict=True):
         states.append(S)
         u = U_n - W_n @ S  # [B, H, C, V]
         written.append(u)
-        S = S + k_n @ u if decay is None else decay[n] * S + k_n @ u
+        S = a_n * S + k_n @ u
     S_prev = torch.stack(states, dim=2)  # [B, H, N, K, V]
     U_new = torch.stack(written, dim=2)  # [B, H, N, C, V]
-    q_in = qc * eb if g is not None else qc
-    o = scale * (q_in @ S_prev + QK @ U_new)
+    o = scale * ((qc * eb) @ S_prev + QK @ U_new)
     return contract.from_chunks(o, T).to(dtype), (S if output_final_state else None)
+
+
+class _DeltaChunk(torch.autograd.Function):
+    """The ungated chunk kernel with a hand-written backward (derivation: docs/derivations).
+
+    Inputs are chunked, [B, H, N, C, ·], with β as [B, H, N, C, 1]. The forward saves the
+    inputs, T_c = (I + A)⁻¹ [N, C, C], W, the written values U' and one state per chunk;
+    the backward is matmuls only, with one reverse loop over chunks for the state gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, beta, S0, scale):
+        C = k.shape[-2]
+        kb, vb = k * beta, v * beta
+        A = (kb @ k.mT).tril(-1)  # [B, H, N, C, C]
+        eye = torch.eye(C, dtype=k.dtype, device=k.device)
+        Tc = torch.linalg.solve_triangular(A, eye.expand_as(A), upper=False,
+                                           unitriangular=True)
+        WU = Tc @ torch.cat([kb, vb], dim=-1)  # [B, H, N, C, K + V]
+        K = k.shape[-1]
+        W, U = WU[..., :K], WU[..., K:]
+        states, written, S = [], [], S0
+        for U_n, W_n, k_n in zip(U.unbind(2), W.unbind(2), k.mT.unbind(2), strict=True):
+            states.append(S)
+            u = U_n - W_n @ S  # [B, H, C, V]
+            written.append(u)
+            S = S + k_n @ u
+        S_prev = torch.stack(states, dim=2)  # [B, H, N, K, V]
+        U_new = torch.stack(written, dim=2)  # [B, H, N, C, V]
+        o = scale * (q @ S_prev + (q @ k.mT).tril() @ U_new)
+        ctx.save_for_backward(q, k, v, beta, Tc, WU, S_prev, U_new)
+        ctx.scale = scale
+        return o, S
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, do, dS_last):
+        q, k, v, beta, Tc, WU, S_prev, U_new = ctx.saved_tensors
+        K = k.shape[-1]
+        W = WU[..., :K]
+        do = ctx.scale * do
+        # O = Q S_prev + Tril(Q Kᵀ) U'
+        dM = (do @ U_new.mT).tril()  # [B, H, N, C, C]
+        dq = do @ S_prev.mT + dM @ k
+        dk = dM.mT @ q
+        dU_new = (q @ k.mT).tril().mT @ do  # [B, H, N, C, V]
+        dS_out = q.mT @ do  # [B, H, N, K, V]
+        # reverse over chunks: U'_n = U_n − W_n S_n, S_{n+1} = S_n + K_nᵀ U'_n
+        dS = torch.zeros_like(S_prev[:, :, 0]) if dS_last is None else dS_last
+        d_written, dS_next = [], []
+        for n in reversed(range(k.shape[2])):
+            dS_next.append(dS)
+            du = dU_new[:, :, n] + k[:, :, n] @ dS  # [B, H, C, V]
+            d_written.append(du)
+            dS = dS + dS_out[:, :, n] - W[:, :, n].mT @ du
+        du = torch.stack(d_written[::-1], dim=2)  # [B, H, N, C, V]
+        dk = dk + U_new @ torch.stack(dS_next[::-1], dim=2).mT
+        # W = T_c D K, U = T_c D V with T_c = (I + A)⁻¹, A = StrictTril(D K Kᵀ)
+        dWU = torch.cat([-(du @ S_prev.mT), du], dim=-1)  # [B, H, N, C, K + V]
+        d_kbvb = Tc.mT @ dWU
+        # dT_c = dWU [DK | DV]ᵀ and dA = −T_cᵀ dT_c T_cᵀ = −(T_cᵀ dWU)(T_c [DK | DV])ᵀ
+        dA = -(d_kbvb @ WU.mT).tril(-1)
+        kb = k * beta
+        dkb = d_kbvb[..., :K] + dA @ k
+        dvb = d_kbvb[..., K:]
+        dk = dk + dA.mT @ kb + beta * dkb
+        dbeta = (dkb * k).sum(-1, keepdim=True) + (dvb * v).sum(-1, keepdim=True)
+        return dq, dk, beta * dvb, dbeta, dS, None
 
 
 def parallel_delta(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | None, *,
