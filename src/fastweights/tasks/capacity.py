@@ -21,7 +21,7 @@ adds ``mse`` to the metrics), ``loss="ce"`` (default) is cross-entropy.
 >>> task = Capacity(CapacityConfig(n_keys=3, n_values=4, replace=True))
 >>> x, y = task.sample(1, torch.Generator().manual_seed(0))
 >>> print(task.render(x[0], y[0]))
-k2=3 k1=1 k1=3 k0=0 k1=2 k2=1 | k0 k2 k1 -> 0 1 2
+k1=0 k0=3 k1=2 k2=0 k0=0 k0=0 | k0 k1 k2 -> 0 2 0
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ sequence has ``M + D + M`` steps; the paper sweeps D from 10 to 500. ``long_dela
 >>> task = Copy(CopyConfig(n_copy=3, delay=4))
 >>> x, y = task.sample(1, torch.Generator().manual_seed(0))
 >>> print(task.render(x[0], y[0]))
-3110009000 -> 311
+5860009000 -> 586
 """
 
 from __future__ import annotations

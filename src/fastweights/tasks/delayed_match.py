@@ -24,6 +24,9 @@ decision step of the trial right) and ``fixation_accuracy`` (holding fixation be
 ...                                        test=2, decision=2, noise_std=0.0))
 >>> x, y = task.sample(1, torch.Generator().manual_seed(0))
 >>> print(task.render(x[0], y[0]))
+fix  1111111...
+stim .33..33...
+want fffffffMM
 """
 
 from __future__ import annotations

@@ -23,10 +23,10 @@ Inputs ``[B, s+H, d+1]`` (the vector, then the go flag, 1 during the horizon). T
 horizon right; the main metric). The paper trains with a curriculum of horizons 10 → 100;
 ``long_horizon`` adds a ``test_long`` set with that horizon.
 
->>> task = HDS(HDSConfig(dim=3, n_vectors=2, horizon=4))
->>> x, y = task.sample(1, torch.Generator().manual_seed(0))
+>>> task = HDS(HDSConfig(dim=3, n_vectors=3, horizon=4))
+>>> x, y = task.sample(1, torch.Generator().manual_seed(4))
 >>> print(task.render(x[0], y[0]))
-+-- --+ | +-- --+ +-- --+
+--+ ++- +-- | --+ ++- +-- --+
 """
 
 from __future__ import annotations

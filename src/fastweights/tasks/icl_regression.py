@@ -17,6 +17,9 @@ difference: a model that has learnt least squares in context reaches 0).
 >>> task = ICLRegression(ICLRegressionConfig(dim=2, n_points=3))
 >>> x, y = task.sample(1, torch.Generator().manual_seed(0))
 >>> print(task.render(x[0], y[0]))
+x=(-2.18,+0.57) y=-2.49 [lsq +0.00]
+x=(-1.08,-1.40) y=-0.89 [lsq -0.77]
+x=(+0.40,+0.84) y=+0.27 [lsq +0.27]
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Constraints (Zoology's): ``seq_len`` even, ``vocab_size > seq_len``, ``4·n_pair
 >>> task = MQAR(MQARConfig(vocab_size=20, seq_len=16, n_pairs=3))
 >>> x, y = task.sample(1, torch.Generator().manual_seed(0))
 >>> print(task.render(x[0], y[0]))
-4:17 7:16 3:11 | 4→17 · 3→11 · · · 7→16 ·
+3:13 4:19 5:14 | · · 5→14 · 3→13 · · · 4→19 ·
 """
 
 from __future__ import annotations

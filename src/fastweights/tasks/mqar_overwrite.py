@@ -14,7 +14,7 @@ Constraints: ``seq_len`` even, ``vocab_size > seq_len``, ``2·(n_pairs + n_overw
 ...                                          n_overwrites=1))
 >>> x, y = task.sample(1, torch.Generator().manual_seed(0))
 >>> print(task.render(x[0], y[0]))
-2:14 1:12 2:13 | · 2→13 · · 1→12
+3:13 3:17 4:19 | 3→17 · · · · · 4→19 · · ·
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ classes are the whole vocabulary (targets are value tokens).
 ...                                      n_noise_tokens=2))
 >>> x, y = task.sample(1, torch.Generator().manual_seed(0))
 >>> print(task.render(x[0], y[0]))
-b:1 c:1 * a:1 b→1 # c→1
+a:2 b:0 a→2 * b→0 b→0 *
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Vocabulary: data tokens ``0 … n_symbols−1``, blank ``n_symbols``, delimiter
 >>> task = SelectiveCopy(SelectiveCopyConfig(n_symbols=4, context_len=8, n_copy=3))
 >>> x, y = task.sample(1, torch.Generator().manual_seed(0))
 >>> print(task.render(x[0], y[0]))
-..3.1..0|31 -> 310
+03.....1|03 -> 031
 """
 
 from __future__ import annotations
