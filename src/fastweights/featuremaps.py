@@ -6,6 +6,12 @@
     relu       φ(x) = max(x, 0)
     dpfp       x̃ = relu([x; −x]) ∈ ℝ^{2d};  φ(x) = [x̃ ⊙ roll(x̃, 1); …; x̃ ⊙ roll(x̃, ν)] ∈ ℝ^{2dν}
                (deterministic parameter-free projection, Schlag et al. 2021)
+    favor+     x̂ = d^{−1/4} x;  φ(x) = exp(Ω x̂ − ‖x̂‖²/2) / √m ∈ ℝ^m,  Ω ∈ ℝ^{m×d}
+               (positive orthogonal random features, Choromanski et al. 2021), so that
+               E_Ω[φ(q)ᵀφ(k)] = exp(qᵀk / √d), the softmax kernel. The rows of Ω come in
+               blocks of d orthogonal directions with χ_d-distributed lengths, each row
+               marginally N(0, I_d) (``draw_favor``); no data-dependent stabiliser, so a
+               sequence streamed in pieces gets exactly the features of the whole.
 
     sumnorm    x / Σ_i x_i                            (needs non-negative features)
     l2         x / ‖x‖₂
@@ -13,6 +19,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -28,12 +35,35 @@ def dpfp(x: Tensor, nu: int = 1) -> Tensor:
     return torch.cat([x * x.roll(shifts=i, dims=-1) for i in range(1, nu + 1)], dim=-1)
 
 
+def draw_favor(m: int, d: int, generator: torch.Generator | None = None,
+               dtype: torch.dtype = torch.float32, device: torch.device | None = None
+               ) -> Tensor:
+    """Ω [m, d] for FAVOR+: ⌈m/d⌉ blocks of orthonormal rows (QR of a Gaussian matrix),
+    each row rescaled to the length of an independent N(0, I_d) sample."""
+    blocks = []
+    for _ in range(math.ceil(m / d)):
+        g = torch.randn(d, d, generator=generator, dtype=torch.float64, device=device)
+        blocks.append(torch.linalg.qr(g).Q.T)
+    omega = torch.cat(blocks)[:m]
+    lengths = torch.randn(m, d, generator=generator, dtype=torch.float64,
+                          device=device).norm(dim=-1, keepdim=True)
+    return (omega * lengths).to(dtype)
+
+
+def favor(x: Tensor, omega: Tensor) -> Tensor:
+    """FAVOR+ positive random features: x [..., d], Ω [m, d] -> [..., m]."""
+    x = x * x.shape[-1] ** -0.25
+    proj = x @ omega.to(x.dtype).T
+    return torch.exp(proj - x.square().sum(-1, keepdim=True) / 2) / math.sqrt(omega.shape[0])
+
+
 FEATURE_MAPS: dict[str, Callable[[Tensor], Tensor]] = {
     "identity": lambda x: x,
     "elu+1": lambda x: F.elu(x) + 1,
     "silu": F.silu,
     "relu": F.relu,
     "dpfp": dpfp,
+    "favor+": favor,
 }
 
 NORMS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -43,15 +73,31 @@ NORMS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
-def feature_dim(name: str, dim: int, nu: int = 1) -> int:
-    """The output dimension of feature map ``name`` on inputs of dimension ``dim``."""
-    return 2 * dim * nu if name == "dpfp" else dim
+def feature_dim(name: str, dim: int, nu: int = 1, m: int | None = None) -> int:
+    """The output dimension of feature map ``name`` on inputs of dimension ``dim``
+    (``nu`` for DPFP, ``m`` random features for FAVOR+)."""
+    if name == "dpfp":
+        return 2 * dim * nu
+    if name == "favor+":
+        if m is None:
+            raise ValueError("feature_dim('favor+', ...) needs m, the number of features")
+        return m
+    return dim
 
 
-def apply_feature_map(name: str, x: Tensor, nu: int = 1) -> Tensor:
+def apply_feature_map(name: str, x: Tensor, nu: int = 1, omega: Tensor | None = None
+                      ) -> Tensor:
+    """φ(x) over the last dimension; ``nu`` for DPFP, ``omega`` [m, d] for FAVOR+."""
     if name not in FEATURE_MAPS:
         raise ValueError(f"unknown feature_map {name!r}; available: {sorted(FEATURE_MAPS)}")
-    return dpfp(x, nu) if name == "dpfp" else FEATURE_MAPS[name](x)
+    if name == "dpfp":
+        return dpfp(x, nu)
+    if name == "favor+":
+        if omega is None:
+            raise ValueError("feature_map 'favor+' needs omega, the [m, d] random projection "
+                             "(featuremaps.draw_favor)")
+        return favor(x, omega)
+    return FEATURE_MAPS[name](x)
 
 
 def apply_norm(name: str, x: Tensor) -> Tensor:
