@@ -111,18 +111,17 @@ def chunk_delta(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | None,
     last = b[..., -1:]  # [B, H, N, 1]
     k_dec = (kc * (last - b).exp()[..., None]).mT
     s_dec = last.exp()[..., None]  # [B, H, N, 1, 1]
-    states, written, S = [], [], S0
+    outs, S = [], S0
     # unbind, not indexing: its backward stacks the chunk gradients once instead of
-    # scattering each into a zero tensor of the full size
-    for U_n, W_n, k_n, a_n in zip(U.unbind(2), W.unbind(2), k_dec.unbind(2), s_dec.unbind(2),
-                                  strict=True):
-        states.append(S)
+    # scattering each into a zero tensor of the full size. The outputs are formed inside
+    # the loop so that autograd holds each chunk's state once.
+    for q_n, QK_n, U_n, W_n, k_n, a_n in zip((qc * eb).unbind(2), QK.unbind(2), U.unbind(2),
+                                             W.unbind(2), k_dec.unbind(2), s_dec.unbind(2),
+                                             strict=True):
         u = U_n - W_n @ S  # [B, H, C, V]
-        written.append(u)
+        outs.append(q_n @ S + QK_n @ u)
         S = a_n * S + k_n @ u
-    S_prev = torch.stack(states, dim=2)  # [B, H, N, K, V]
-    U_new = torch.stack(written, dim=2)  # [B, H, N, C, V]
-    o = scale * ((qc * eb) @ S_prev + QK @ U_new)
+    o = scale * torch.stack(outs, dim=2)  # [B, H, N, C, V]
     return contract.from_chunks(o, T).to(dtype), (S if output_final_state else None)
 
 

@@ -110,11 +110,13 @@ def chunk_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, *, scale: float
     last = b[..., -1:, :]  # [B, H, N, 1, 1 or K]
     dS = (kc * (last - b).exp()).mT @ vc  # [B, H, N, K, V]
     decay = last.exp().mT  # [B, H, N, 1 or K, 1]
-    states, S = [], S0
-    for dS_n, a_n in zip(dS.unbind(2), decay.unbind(2), strict=True):
-        states.append(S)
+    # the inter-chunk part is read inside the loop so that autograd holds each state once
+    inter, S = [], S0
+    for q_n, dS_n, a_n in zip((qc * b.exp()).unbind(2), dS.unbind(2), decay.unbind(2),
+                              strict=True):
+        inter.append(q_n @ S)
         S = a_n * S + dS_n
-    o = scale * ((qc * b.exp()) @ torch.stack(states, dim=2) + A @ vc)
+    o = scale * (torch.stack(inter, dim=2) + A @ vc)
     return contract.from_chunks(o, T).to(dtype), (S if output_final_state else None)
 
 

@@ -1,0 +1,410 @@
+"""Benchmark of the update rules: every rule × form, forward and forward+backward, on CPU.
+
+Run as ``fastweights bench ops --threads 2``. It prints, in this order:
+
+1. a header (machine, torch version, git commit, threads, shapes);
+2. a correctness gate: every form of every rule against its recurrent reference (float64,
+   outputs, final state and all gradients ≤ 1e-10 relative). A rule whose gate fails gets
+   no speed-up column: its rows say "correctness check failed";
+3. times at B=2, H=4, K=V=64, T ∈ {256, 1024, 4096}, fp32, with speed-ups over the
+   recurrent form measured in the same run;
+4. the bar of issue 3: delta_rule fwd+bwd at T=2048, chunk form vs recurrent form vs a
+   straightforward chunkwise baseline (row-by-row triangular solve, autograd through it);
+5. the chunk form's achieved GFLOP/s beside a plain 2048×2048 matmul in the same run;
+6. peak memory of delta_rule chunk fwd+bwd at T=16384.
+
+``--quick`` shrinks everything so that the whole run takes seconds (used by the tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from fastweights.ops import RULES
+
+N_H = 2  # Householder steps per token for delta_product_rule
+
+
+@dataclass
+class Case:
+    """One benchmarked configuration of a rule: how to build its inputs and call it."""
+
+    label: str
+    rule: str
+    per_step: tuple[str, ...]  # extra per-step inputs after q, k, v, in call order
+    per_key_gate: bool = False
+
+    @property
+    def forms(self) -> list[str]:
+        forms = list(RULES[self.rule]["forms"])
+        # a per-key gate's parallel form costs T²·K memory: not a form one would run
+        return [f for f in forms if not (self.per_key_gate and f == "parallel")]
+
+    def inputs(self, B: int, T: int, H: int, K: int, V: int, dtype: torch.dtype,
+               seed: int = 0) -> list[torch.Tensor]:
+        gen = torch.Generator().manual_seed(seed)
+        steps = (B, T, N_H, H) if self.rule == "delta_product_rule" else (B, T, H)
+
+        def randn(*shape):
+            return torch.randn(*shape, generator=gen, dtype=torch.float64)
+
+        xs = [randn(B, T, H, K), F.normalize(randn(*steps, K), dim=-1), randn(*steps, V)]
+        for name in self.per_step:
+            if name == "g":
+                shape = (B, T, H, K) if self.per_key_gate else (B, T, H)
+                xs.append(F.logsigmoid(randn(*shape) + 3.0))
+            else:
+                xs.append(torch.rand(*steps, generator=gen, dtype=torch.float64))
+        return [x.to(dtype) for x in xs]
+
+    def run(self, xs: list[torch.Tensor], form: str, **kw):
+        return RULES[self.rule]["fn"](*xs, form=form, **kw)
+
+
+CASES = [
+    Case("sum_rule", "sum_rule", ()),
+    Case("gated_sum_rule (scalar g)", "gated_sum_rule", ("g",)),
+    Case("gated_sum_rule (per-key g)", "gated_sum_rule", ("g",), per_key_gate=True),
+    Case("delta_rule", "delta_rule", ("beta",)),
+    Case("gated_delta_rule", "gated_delta_rule", ("g", "beta")),
+    Case(f"delta_product_rule (n_h={N_H})", "delta_product_rule", ("beta",)),
+]
+
+
+def naive_chunk_delta_rule(q, k, v, beta, *, scale, chunk_size=64, initial_state=None):
+    """The baseline: a straightforward chunkwise delta rule in PyTorch (fla's naive form).
+
+    Per chunk, T_c = (I + StrictTril(diag(β) K Kᵀ))⁻¹ is built row by row (forward
+    substitution, one row per Python step, batched over all chunks), W = T_c diag(β) K,
+    U = T_c diag(β) V, then a loop over chunks computes O = Q S + Tril(Q Kᵀ)(U − W S) and
+    S ← S + Kᵀ(U − W S). Autograd differentiates through all of it.
+    """
+    B, T, H, K = q.shape
+    C = chunk_size
+    n = -(-T // C)
+    pad = n * C - T
+
+    def chunks(x):
+        x = F.pad(x, (0, 0) * (x.dim() - 2) + (0, pad)) if pad else x
+        return x.transpose(1, 2).reshape(B, H, n, C, *x.shape[3:])
+
+    q, k, v, beta = chunks(q), chunks(k), chunks(v), chunks(beta)[..., None]
+    kb, vb = k * beta, v * beta
+    attn = -(kb @ k.transpose(-1, -2)).tril(-1)
+    for i in range(1, C):
+        attn[..., i, :i] = attn[..., i, :i] + (attn[..., i, :, None].clone()
+                                               * attn[..., :, :i].clone()).sum(-2)
+    attn = attn + torch.eye(C, dtype=q.dtype)
+    w, u = attn @ kb, attn @ vb
+    S = q.new_zeros(B, H, K, v.shape[-1]) if initial_state is None else initial_state
+    outs = []
+    for i in range(n):
+        q_i, k_i = q[:, :, i], k[:, :, i]
+        u_i = u[:, :, i] - w[:, :, i] @ S
+        outs.append(q_i @ S + (q_i @ k_i.transpose(-1, -2)).tril() @ u_i)
+        S = S + k_i.transpose(-1, -2) @ u_i
+    o = scale * torch.stack(outs, dim=2)
+    return o.reshape(B, H, n * C, -1)[:, :, :T].transpose(1, 2), S
+
+
+# --------------------------------------------------------------------------------------------
+# correctness gate
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    den = b.norm().item()
+    return (a - b).norm().item() / den if den > 0 else (a - b).norm().item()
+
+
+def _outputs_and_grads(fn: Callable, xs: list[torch.Tensor]):
+    leaves = [x.clone().requires_grad_() for x in xs]
+    s0 = torch.randn(xs[0].shape[0], xs[0].shape[2], xs[0].shape[3], xs[2].shape[-1],
+                     generator=torch.Generator().manual_seed(1), dtype=xs[0].dtype)
+    s0.requires_grad_()
+    o, S = fn(leaves, s0)
+    gen = torch.Generator().manual_seed(2)
+    loss = (o * torch.randn(o.shape, generator=gen, dtype=o.dtype)).sum()
+    loss = loss + (S * torch.randn(S.shape, generator=gen, dtype=S.dtype)).sum()
+    loss.backward()
+    return [o, S] + [x.grad for x in leaves] + [s0.grad]
+
+
+def gate(case: Case, form: str, fn: Callable | None = None, tol: float = 1e-10) -> float:
+    """Worst relative error of ``form`` (or ``fn``) vs the recurrent reference, float64.
+
+    Covers outputs, final state and the gradients of every input and the initial state, on
+    a length that no chunk size divides. ``fn(xs, s0) -> (o, S)`` overrides the form.
+    """
+    xs = case.inputs(B=2, T=45, H=2, K=8, V=6, dtype=torch.float64)
+    ref = _outputs_and_grads(lambda x, s0: case.run(x, "recurrent", initial_state=s0,
+                                                    output_final_state=True), xs)
+    if fn is None:
+        def fn(x, s0):
+            return case.run(x, form, initial_state=s0, output_final_state=True, chunk_size=16)
+    try:
+        got = _outputs_and_grads(fn, xs)
+    except Exception:  # a form that crashes fails its gate
+        return float("inf")
+    errs = [_rel(a.detach(), b.detach()) for a, b in zip(got, ref, strict=True)
+            if b is not None and a is not None]
+    if any(a is None for a, b in zip(got, ref, strict=True) if b is not None):
+        return float("inf")
+    worst = max(errs)
+    return worst if worst == worst else float("inf")  # NaN counts as a failure
+
+
+# --------------------------------------------------------------------------------------------
+# timing
+
+
+def _time(fn: Callable[[], object], reps: int, budget_s: float) -> float:
+    """Median wall time of ``fn`` after one warm-up; fewer reps once ``budget_s`` is spent."""
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    if first > budget_s:
+        return first
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if sum(times) > budget_s:
+            break
+    return statistics.median(times)
+
+
+def time_fwd(run: Callable, xs: list[torch.Tensor], reps: int, budget_s: float) -> float:
+    def fwd():
+        with torch.no_grad():
+            run(xs)
+    return _time(fwd, reps, budget_s)
+
+
+def time_fwd_bwd(run: Callable, xs: list[torch.Tensor], reps: int, budget_s: float) -> float:
+    leaves = [x.clone().requires_grad_() for x in xs]
+
+    def fwd_bwd():
+        for x in leaves:
+            x.grad = None
+        o, _ = run(leaves)
+        o.sum().backward()
+    return _time(fwd_bwd, reps, budget_s)
+
+
+def matmul_gflops(n: int, reps: int) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n**3 / _time(lambda: a @ b, reps, 5.0) / 1e9
+
+
+def delta_chunk_flops(B: int, T: int, H: int, K: int, V: int, C: int) -> float:
+    """Forward FLOPs of the delta_rule chunk form as implemented (2 per multiply-add).
+
+    Per chunk and head: D K Kᵀ and Q Kᵀ (C²K each), the unit-triangular inverse (C³/2),
+    T_c [DK | DV] (C²(K+V)), W S, Kᵀ U', Q S (CKV each) and Tril(Q Kᵀ) U' (C²V).
+    """
+    C = min(C, T)
+    n = -(-T // C)
+    mac = 2 * C * C * K + C**3 / 2 + C * C * (K + V) + 3 * C * K * V + C * C * V
+    return 2.0 * mac * n * B * H
+
+
+# --------------------------------------------------------------------------------------------
+# memory
+
+
+_MEMORY_SCRIPT = """
+import json, resource, sys, torch
+import torch.nn.functional as F
+from fastweights.ops import delta_rule
+torch.set_num_threads({threads})
+B, T, H, K, V, C = {B}, {T}, {H}, {K}, {V}, {C}
+g = torch.Generator().manual_seed(0)
+q = torch.randn(B, T, H, K, generator=g, requires_grad=True)
+k = F.normalize(torch.randn(B, T, H, K, generator=g), dim=-1).requires_grad_()
+v = torch.randn(B, T, H, V, generator=g, requires_grad=True)
+beta = torch.rand(B, T, H, generator=g, requires_grad=True)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+saved = {{}}
+def pack(t):
+    saved[(t.untyped_storage().data_ptr(), t.dtype)] = t.untyped_storage().nbytes()
+    return t
+with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    o, _ = delta_rule(q, k, v, beta, form="chunk", chunk_size=C)
+o.sum().backward()
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"rss_growth": (after - before) * 1024, "saved": sum(saved.values())}}))
+"""
+
+
+def peak_memory(B: int, T: int, H: int, K: int, V: int, C: int, threads: int) -> dict:
+    """Peak RSS growth of one delta_rule chunk fwd+bwd (fresh process) and the bytes
+    autograd saves for the backward."""
+    script = _MEMORY_SCRIPT.format(B=B, T=T, H=H, K=K, V=V, C=C, threads=threads)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------------------------
+# report
+
+
+def header(threads: int, shapes: str) -> list[str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        repo = Path(__file__).resolve().parent
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=repo,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        commit += " (uncommitted changes in src/)" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return [
+        "# fastweights bench ops",
+        f"machine: {cpu}, {os.cpu_count()} logical CPUs, {platform.system()} "
+        f"{platform.release()}",
+        f"torch {torch.__version__}, python {platform.python_version()}, commit {commit}",
+        f"threads: {threads} (torch.set_num_threads), dtype float32, {shapes}",
+    ]
+
+
+def _fmt_ms(t: float | None) -> str:
+    return "—" if t is None else f"{t * 1e3:.1f}"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="fastweights bench ops", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--quick", action="store_true", help="tiny shapes; runs in seconds")
+    parser.add_argument("--lengths", type=int, nargs="+", default=None,
+                        help="sequence lengths (default 256 1024 4096)")
+    parser.add_argument("--reps", type=int, default=5, help="timed repetitions (median)")
+    parser.add_argument("--chunk-size", type=int, default=64)
+    parser.add_argument("--rules", nargs="+", default=None,
+                        help="benchmark only these rules (names as in fastweights.ops.RULES)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.quick:
+        B, H, K, V = 1, 2, 16, 16
+        lengths, bar_T, mem_T, mm_n, reps, budget = [128], 256, 1024, 256, 1, 2.0
+    else:
+        B, H, K, V = 2, 4, 64, 64
+        lengths, bar_T, mem_T, mm_n, reps, budget = [256, 1024, 4096], 2048, 16384, 2048, \
+            args.reps, 20.0
+    lengths = args.lengths or lengths
+    C = args.chunk_size
+    cases = [c for c in CASES if args.rules is None or c.rule in args.rules]
+    lines = header(args.threads, f"B={B} H={H} K={K} V={V} chunk_size={C}")
+    print("\n".join(lines), flush=True)
+
+    print("\n## Correctness gate (float64 vs the recurrent reference: o, S_T, all gradients)\n")
+    print("| rule | form | worst rel. error | gate |\n|---|---|---|---|")
+    ok: dict[tuple[str, str], bool] = {}
+    for case in cases:
+        for form in case.forms:
+            if form == "recurrent":
+                continue
+            err = gate(case, form)
+            ok[(case.label, form)] = err <= 1e-10
+            print(f"| {case.label} | {form} | {err:.1e} | "
+                  f"{'pass' if ok[(case.label, form)] else 'FAIL'} |", flush=True)
+    delta = next(c for c in CASES if c.rule == "delta_rule")
+    scale = K**-0.5
+
+    def naive_fn(x, s0):
+        return naive_chunk_delta_rule(*x, scale=x[0].shape[-1] ** -0.5, chunk_size=16,
+                                      initial_state=s0)
+    naive_err = gate(delta, "baseline", fn=naive_fn)
+    ok[("baseline", "chunk")] = naive_err <= 1e-10
+    print(f"| naive chunk baseline (delta_rule) | chunk | {naive_err:.1e} | "
+          f"{'pass' if naive_err <= 1e-10 else 'FAIL'} |", flush=True)
+
+    print("\n## Time per call, ms (median); speed-up = recurrent time / this form's time\n")
+    print("| rule | form | T | fwd | fwd+bwd | speed-up fwd | speed-up fwd+bwd |")
+    print("|---|---|---|---|---|---|---|")
+    for case in cases:
+        for T in lengths:
+            xs = case.inputs(B, T, H, K, V, torch.float32)
+            rec: tuple[float, float] | None = None
+            for form in case.forms:
+                def run(x, form=form, case=case):
+                    return case.run(x, form, chunk_size=C)
+                t_f = time_fwd(run, xs, reps, budget)
+                t_fb = time_fwd_bwd(run, xs, reps, budget)
+                if form == "recurrent":
+                    rec = (t_f, t_fb)
+                    s_f = s_fb = "1.0×"
+                elif not ok[(case.label, form)]:
+                    s_f = s_fb = "correctness check failed"
+                else:
+                    s_f, s_fb = f"{rec[0] / t_f:.1f}×", f"{rec[1] / t_fb:.1f}×"
+                print(f"| {case.label} | {form} | {T} | {_fmt_ms(t_f)} | {_fmt_ms(t_fb)} | "
+                      f"{s_f} | {s_fb} |", flush=True)
+
+    print(f"\n## Bar: delta_rule fwd+bwd at T={bar_T} (B={B}, H={H}, K=V={K})\n")
+    xs = delta.inputs(B, bar_T, H, K, V, torch.float32)
+    runs = {
+        "recurrent": lambda x: delta.run(x, "recurrent"),
+        "chunk": lambda x: delta.run(x, "chunk", chunk_size=C),
+        "naive chunk baseline": lambda x: naive_chunk_delta_rule(*x, scale=scale,
+                                                                 chunk_size=C),
+    }
+    t = {name: time_fwd_bwd(fn, xs, reps, budget) for name, fn in runs.items()}
+    t_fwd_chunk = time_fwd(runs["chunk"], xs, reps, budget)
+    print("| form | fwd+bwd ms | chunk speed-up over it |\n|---|---|---|")
+    if ("delta_rule", "chunk") not in ok:  # --rules left delta_rule out of the table
+        ok[("delta_rule", "chunk")] = gate(delta, "chunk") <= 1e-10
+    gated_ok = ok[("delta_rule", "chunk")] and ok[("baseline", "chunk")]
+    for name, secs in t.items():
+        speed = f"{secs / t['chunk']:.1f}×" if gated_ok else "correctness check failed"
+        print(f"| {name} | {_fmt_ms(secs)} | {speed} |")
+    if gated_ok:
+        vs_rec, vs_naive = t["recurrent"] / t["chunk"], t["naive chunk baseline"] / t["chunk"]
+        print(f"\nchunk vs recurrent: {vs_rec:.1f}× (bar ≥ 25×: "
+              f"{'met' if vs_rec >= 25 else 'NOT met'}); chunk vs naive chunk baseline: "
+              f"{vs_naive:.2f}× (bar ≥ 1×: {'met' if vs_naive >= 1 else 'NOT met'})")
+
+    print("\n## Matmul throughput (forward pass of the delta_rule chunk form)\n")
+    flops = delta_chunk_flops(B, bar_T, H, K, V, C)
+    mm = matmul_gflops(mm_n, max(reps, 3))
+    chunk_gf = flops / t_fwd_chunk / 1e9
+    print(f"plain {mm_n}×{mm_n} fp32 matmul: {mm:.1f} GFLOP/s")
+    print(f"delta_rule chunk forward, T={bar_T}: {flops / 1e9:.2f} GFLOP in "
+          f"{_fmt_ms(t_fwd_chunk)} ms = {chunk_gf:.1f} GFLOP/s ({100 * chunk_gf / mm:.0f}% of "
+          f"the matmul)")
+
+    print(f"\n## Memory: delta_rule chunk fwd+bwd at T={mem_T} (B={B}, H={H}, K=V={K})\n")
+    mem = peak_memory(B, mem_T, H, K, V, C, args.threads)
+    mib = 2.0**20
+    inputs = 4 * B * mem_T * H * (2 * K + V + 1)
+    per_chunk = 4 * B * H * -(-mem_T // C) * K * V
+    per_step = 4 * B * H * mem_T * K * V
+    print(f"peak RSS growth during fwd+bwd: {mem['rss_growth'] / mib:.0f} MiB")
+    print(f"saved for backward: {mem['saved'] / mib:.0f} MiB; for scale: inputs "
+          f"q, k, v, β {inputs / mib:.0f} MiB, one state per chunk {per_chunk / mib:.0f} MiB, "
+          f"one state per step would be {per_step / mib:.0f} MiB")
+    return 0
+
