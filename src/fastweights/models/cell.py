@@ -23,7 +23,22 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from fastweights.layers.plasticity import (
+    BaFastWeights,
+    BaFastWeightsConfig,
+    PlasticRNN,
+    PlasticRNNConfig,
+)
+from fastweights.layers.recurrent_fwp import (
+    DeltaLSTM,
+    DeltaRNN,
+    RecurrentDeltaNet,
+    RecurrentFWPConfig,
+)
 from fastweights.layers.rnn import ElmanCell, ElmanConfig
+from fastweights.layers.srwm import SRWM, SRWMConfig
+from fastweights.layers.stpn import STPN, STPNConfig
+from fastweights.layers.waves import TravelingWaveMemory, TWMConfig, WaveRNN, WaveRNNConfig
 from fastweights.models.base import ModelConfig, ModelSpec, SequenceModel
 
 
@@ -60,7 +75,68 @@ class ElmanModelConfig(ModelConfig, ElmanConfig):
     cell: ClassVar[type] = ElmanCell
 
 
+@dataclass
+class DeltaRNNModelConfig(ModelConfig, RecurrentFWPConfig):
+    cell: ClassVar[type] = DeltaRNN
+
+
+@dataclass
+class DeltaLSTMModelConfig(ModelConfig, RecurrentFWPConfig):
+    cell: ClassVar[type] = DeltaLSTM
+
+
+@dataclass
+class RDNModelConfig(ModelConfig, RecurrentFWPConfig):
+    cell: ClassVar[type] = RecurrentDeltaNet
+
+
+@dataclass
+class SRWMModelConfig(ModelConfig, SRWMConfig):
+    cell: ClassVar[type] = SRWM
+
+
+@dataclass
+class STPNModelConfig(ModelConfig, STPNConfig):
+    cell: ClassVar[type] = STPN
+
+
+@dataclass
+class BaFastWeightsModelConfig(ModelConfig, BaFastWeightsConfig):
+    cell: ClassVar[type] = BaFastWeights
+
+
+@dataclass
+class PlasticRNNModelConfig(ModelConfig, PlasticRNNConfig):
+    cell: ClassVar[type] = PlasticRNN
+
+
+@dataclass
+class TWMModelConfig(ModelConfig, TWMConfig):
+    cell: ClassVar[type] = TravelingWaveMemory
+
+
+@dataclass
+class WaveRNNModelConfig(ModelConfig, WaveRNNConfig):
+    cell: ClassVar[type] = WaveRNN
+
+
+_IRIE_2021 = "Irie, Schlag, Csordás & Schmidhuber 2021"
+_STPN = "Rodriguez, Guo & Moraitis 2022"
+_TWM = "Karuvally, Sejnowski & Siegelmann 2024"
+
 SPECS = {
+    "delta-rnn": ModelSpec(CellModel, DeltaRNNModelConfig, _IRIE_2021),
+    "delta-lstm": ModelSpec(CellModel, DeltaLSTMModelConfig, _IRIE_2021),
+    "rdn": ModelSpec(CellModel, RDNModelConfig, _IRIE_2021),
+    "srwm": ModelSpec(CellModel, SRWMModelConfig, "Irie, Schlag, Csordás & Schmidhuber 2022"),
+    "stpn": ModelSpec(CellModel, STPNModelConfig, _STPN, {"recurrent": True}),
+    "stpnf": ModelSpec(CellModel, STPNModelConfig, _STPN, {"recurrent": False}),
+    "fast-weights-ba": ModelSpec(CellModel, BaFastWeightsModelConfig, "Ba et al. 2016"),
+    "plastic-rnn": ModelSpec(CellModel, PlasticRNNModelConfig, "Miconi et al. 2018, 2019"),
+    "twm": ModelSpec(CellModel, TWMModelConfig, _TWM, {"boundary": "lbc"}),
+    "twm-sbc": ModelSpec(CellModel, TWMModelConfig, _TWM, {"boundary": "sbc"}),
+    "wave-rnn": ModelSpec(CellModel, WaveRNNModelConfig,
+                          "Keller, Muller, Sejnowski & Welling 2024"),
     "rnn": ModelSpec(CellModel, ElmanModelConfig, "Elman 1990", {"nonlinearity": "tanh"}),
     "irnn": ModelSpec(CellModel, ElmanModelConfig, "Le, Jaitly & Hinton 2015",
                       {"nonlinearity": "relu", "identity_init": True}),

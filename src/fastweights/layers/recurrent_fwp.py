@@ -1,0 +1,166 @@
+"""Recurrent fast weight programmers (Irie, Schlag, Csordás & Schmidhuber 2021, "Going Beyond
+Linear Transformers with Recurrent Fast Weight Programmers"): Delta RNN, Delta LSTM and the
+Recurrent Delta Net. Fast weights are d×d matrices (rows: outputs), zero at t = 0; a
+"delta update" with key k, value v and rate β is
+
+    W ← W + β (v − W k) ⊗ k
+
+and every matrix is updated with step t before it is read (as in ``fastweights.ops``).
+
+Delta RNN (``delta-rnn``), state (W, R ∈ ℝ^{d×d}, y ∈ ℝ^d):
+
+    [q̃, k̃, v, k̃ʳ, vʳ, b, bʳ] = W_slow x_t + b_slow
+    q = softmax(q̃), k = softmax(k̃), β = σ(b);   kʳ = softmax(k̃ʳ), βʳ = σ(bʳ)
+    W_t = W_{t−1} + β (v − W_{t−1} k) ⊗ k,   R_t = R_{t−1} + βʳ (vʳ − R_{t−1} kʳ) ⊗ kʳ
+    y_t = W_t q + R_t softmax(y_{t−1})
+
+Delta LSTM (``delta-lstm``): an LSTM with a coupled input-forget gate and no peepholes (as
+in the authors' code) whose six matrices, input Wᵐ and recurrent Rᵐ for m ∈ {i, z, o}, are
+fast weights, each delta-updated with its own key, value and rate from the slow net;
+state (the six matrices, c, y ∈ ℝ^d):
+
+    [q̃, (k̃ⁿ, vⁿ, bⁿ) for n ∈ {Wⁱ, Wᶻ, Wᵒ, Rⁱ, Rᶻ, Rᵒ}] = W_slow x_t + b_slow
+    q = softmax(q̃);  for each n: N_t = N_{t−1} + σ(bⁿ) (vⁿ − N_{t−1} softmax(k̃ⁿ)) ⊗ softmax(k̃ⁿ)
+    i_t = σ(Wⁱ_t q + Rⁱ_t s),  z_t = σ(Wᶻ_t q + Rᶻ_t s),  o_t = σ(Wᵒ_t q + Rᵒ_t s),
+                                                           s = softmax(y_{t−1})
+    c_t = (1 − i_t) ⊙ c_{t−1} + i_t ⊙ z_t,   y_t = o_t ⊙ c_t
+
+(the authors' kernel uses σ for the candidate z too, "to get positive recurrent queries").
+
+Recurrent Delta Net (``rdn``), state (W ∈ ℝ^{d×d}, y ∈ ℝ^d): the slow net sees s = tanh(y_{t−1})
+
+    q = softmax(W_q x_t + R_q s),  k = softmax(W_k x_t + R_k s),  v = W_v x_t + R_v s,
+    β = σ(w_β x_t + r_β s)
+    W_t = W_{t−1} + β (v − W_{t−1} k) ⊗ k,   y_t = W_t q
+
+| paper | here |
+|---|---|
+| W_q, W_k, W_v, w_β (+ biases) | ``slow`` (rows in the order listed) |
+| R_q, R_k, R_v, r_β | ``rec`` (RDN) |
+| d | ``d_model`` |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from fastweights.layers.rnn import RecurrentCell, State
+
+
+@dataclass
+class RecurrentFWPConfig:
+    d_model: int = 32
+
+    def __post_init__(self) -> None:
+        if self.d_model < 1:
+            raise ValueError(f"d_model must be >= 1, got {self.d_model}")
+
+
+def delta_update(W: Tensor, k: Tensor, v: Tensor, beta: Tensor) -> Tensor:
+    """W ← W + β (v − W k) ⊗ k for W [..., d_v, d_k], k [..., d_k], v [..., d_v], β [...]."""
+    v_old = torch.einsum("...ij,...j->...i", W, k)
+    return W + torch.einsum("...i,...j->...ij", beta.unsqueeze(-1) * (v - v_old), k)
+
+
+def matvec(W: Tensor, x: Tensor) -> Tensor:
+    return torch.einsum("...ij,...j->...i", W, x)
+
+
+@dataclass
+class DeltaRNNIntermediates:
+    W: Tensor  # [B, T, d, d]
+    R: Tensor  # [B, T, d, d]
+
+
+class DeltaRNN(RecurrentCell):
+    Intermediates = DeltaRNNIntermediates
+
+    def __init__(self, input_size: int, config: RecurrentFWPConfig):
+        super().__init__()
+        d = self.d = self.out_size = config.d_model
+        self.slow = nn.Linear(input_size, 5 * d + 2)
+
+    def initial_state(self, x: Tensor) -> State:
+        B, d = x.shape[0], self.d
+        return x.new_zeros(B, d, d), x.new_zeros(B, d, d), x.new_zeros(B, d)
+
+    def state_size(self) -> int:
+        return 2 * self.d * self.d + self.d
+
+    def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
+        W, R, y = state
+        d = self.d
+        q, k, v, kr, vr, b, br = self.slow(x_t).split([d] * 5 + [1, 1], dim=-1)
+        q, k, kr = q.softmax(-1), k.softmax(-1), kr.softmax(-1)
+        W = delta_update(W, k, v, torch.sigmoid(b[:, 0]))
+        R = delta_update(R, kr, vr, torch.sigmoid(br[:, 0]))
+        y = matvec(W, q) + matvec(R, y.softmax(-1))
+        return y, (W, R, y), {"W": W, "R": R} if internals else {}
+
+
+@dataclass
+class DeltaLSTMIntermediates:
+    fast: Tensor  # [B, T, 6, d, d]: Wⁱ, Wᶻ, Wᵒ, Rⁱ, Rᶻ, Rᵒ
+    c: Tensor  # [B, T, d]
+
+
+class DeltaLSTM(RecurrentCell):
+    Intermediates = DeltaLSTMIntermediates
+
+    def __init__(self, input_size: int, config: RecurrentFWPConfig):
+        super().__init__()
+        d = self.d = self.out_size = config.d_model
+        self.slow = nn.Linear(input_size, d + 6 * (2 * d + 1))
+
+    def initial_state(self, x: Tensor) -> State:
+        B, d = x.shape[0], self.d
+        return x.new_zeros(B, 6, d, d), x.new_zeros(B, d), x.new_zeros(B, d)
+
+    def state_size(self) -> int:
+        return 6 * self.d * self.d + 2 * self.d
+
+    def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
+        fast, c, y = state
+        B, d = x_t.shape[0], self.d
+        q, kvb = self.slow(x_t).split([d, 6 * (2 * d + 1)], dim=-1)
+        k, v, b = kvb.view(B, 6, 2 * d + 1).split([d, d, 1], dim=-1)
+        fast = delta_update(fast, k.softmax(-1), v, torch.sigmoid(b[..., 0]))  # [B, 6, d, d]
+        pre = matvec(fast[:, :3], q.softmax(-1).unsqueeze(1)) \
+            + matvec(fast[:, 3:], y.softmax(-1).unsqueeze(1))  # [B, 3, d]
+        i, z, o = torch.sigmoid(pre).unbind(1)
+        c = (1 - i) * c + i * z
+        y = o * c
+        return y, (fast, c, y), {"fast": fast, "c": c} if internals else {}
+
+
+@dataclass
+class RDNIntermediates:
+    W: Tensor  # [B, T, d, d]
+
+
+class RecurrentDeltaNet(RecurrentCell):
+    Intermediates = RDNIntermediates
+
+    def __init__(self, input_size: int, config: RecurrentFWPConfig):
+        super().__init__()
+        d = self.d = self.out_size = config.d_model
+        self.slow = nn.Linear(input_size, 3 * d + 1)
+        self.rec = nn.Linear(d, 3 * d + 1, bias=False)
+
+    def initial_state(self, x: Tensor) -> State:
+        B, d = x.shape[0], self.d
+        return x.new_zeros(B, d, d), x.new_zeros(B, d)
+
+    def state_size(self) -> int:
+        return self.d * self.d + self.d
+
+    def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
+        W, y = state
+        d = self.d
+        q, k, v, b = (self.slow(x_t) + self.rec(torch.tanh(y))).split([d, d, d, 1], dim=-1)
+        W = delta_update(W, k.softmax(-1), v, torch.sigmoid(b[:, 0]))
+        y = matvec(W, q.softmax(-1))
+        return y, (W, y), {"W": W} if internals else {}

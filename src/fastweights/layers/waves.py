@@ -1,0 +1,158 @@
+"""Traveling-wave memories: the wave substrate of Karuvally, Sejnowski & Siegelmann (2024,
+"Hidden Traveling Waves bind Working Memory Variables in Recurrent Neural Networks") and the
+wave-RNN of Keller, Muller, Sejnowski & Welling (2024, "Traveling Waves Encode the Recent Past
+and Enhance Sequence Learning").
+
+Traveling-wave memory (``twm``), substrate h ∈ ℝ^{s×d} of s columns h_1 (oldest) … h_s
+(newest, the start column), h = 0 at t = 0. Each step every column moves one place along
+(h_i ← h_{i+1}; h_1 falls off the open far end) and the start column is set to
+
+    h_s ← (1 − g_t) W_in x_t + g_t f(h)     (``phase="flag"``: g_t = the last input feature,
+                                             0 in the input phase, 1 afterwards, as the
+                                             ``hds`` task's go flag)
+    h_s ← W_in x_t + f(h)                   (``phase="sum"``: input and boundary always add)
+
+where f reads the substrate before the shift, and the output is the new start column h_s.
+Boundary functions:
+
+    lbc:  f(h) = Σ_i A_i h_i                          (a shift plus a low-rank transition;
+                                                       H3's shift SSM when f = 0)
+    sbc:  f(h) = Σ_i a_i W_v h_i,  a = softmax_i((W_q h_s) · (W_k h_i + p_i) / √d)
+                                                      (self-attention over the columns, the
+                                                       query from the newest; p_i a learned
+                                                       column code, without which attention
+                                                       cannot tell the columns' ages apart)
+
+Wave-RNN (``wave-rnn``): h ∈ ℝ^{c×n}, c channels on a ring of n positions, h_0 = 0:
+
+    h_{t+1} = ReLU(W_x x_t + u ⋆ h_t + b),
+    (u ⋆ h)[c, i] = u[c, 0] h[c, i−1] + u[c, 1] h[c, i] + u[c, 2] h[c, i+1]   (indices mod n)
+
+u is initialised to (1, 0, 0) per channel, a one-step shift: without input the field travels
+one position per step. The output at step t is h_{t+1}, flattened.
+
+| paper | here |
+|---|---|
+| s, d (TWM) | ``n_columns``, ``d_model`` |
+| A_i / W_q, W_k, W_v, p_i | ``A`` [s, d, d] / ``query``, ``key``, ``value``, ``pos`` |
+| n, c (wave-RNN) | ``d_model``, ``n_channels`` |
+| W_x, b, u | ``inp``, ``u`` |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from fastweights.layers.rnn import RecurrentCell, State
+
+BOUNDARIES = ("lbc", "sbc")
+PHASES = ("flag", "sum")
+
+
+@dataclass
+class TWMConfig:
+    d_model: int = 16
+    n_columns: int = 8
+    boundary: str = "lbc"
+    phase: str = "flag"
+
+    def __post_init__(self) -> None:
+        if self.d_model < 1 or self.n_columns < 1:
+            raise ValueError(f"d_model and n_columns must be >= 1, got {self.d_model}, "
+                             f"{self.n_columns}")
+        if self.boundary not in BOUNDARIES:
+            raise ValueError(f"boundary must be one of {BOUNDARIES}, got {self.boundary!r}")
+        if self.phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
+
+
+@dataclass
+class TWMIntermediates:
+    field: Tensor  # [B, T, s, d]: the substrate after each step, column s the newest
+
+
+class TravelingWaveMemory(RecurrentCell):
+    Intermediates = TWMIntermediates
+
+    def __init__(self, input_size: int, config: TWMConfig):
+        super().__init__()
+        self.config = config
+        s, d = self.s, self.d = config.n_columns, config.d_model
+        self.out_size = d
+        self.inp = nn.Linear(input_size, d, bias=False)
+        if config.boundary == "lbc":
+            self.A = nn.Parameter(torch.randn(s, d, d) / (s * d ** 0.5))
+        else:
+            self.query = nn.Linear(d, d, bias=False)
+            self.key = nn.Linear(d, d, bias=False)
+            self.value = nn.Linear(d, d, bias=False)
+            self.pos = nn.Parameter(torch.randn(s, d) * d ** -0.5)
+
+    def initial_state(self, x: Tensor) -> State:
+        return (x.new_zeros(x.shape[0], self.s, self.d),)
+
+    def state_size(self) -> int:
+        return self.s * self.d
+
+    def boundary(self, h: Tensor) -> Tensor:
+        """f(h): h [B, s, d] → the next start column [B, d]."""
+        if self.config.boundary == "lbc":
+            return torch.einsum("sij,bsj->bi", self.A, h)
+        q = self.query(h[:, -1])  # [B, d]
+        k = self.key(h) + self.pos  # [B, s, d]
+        a = (torch.einsum("bd,bsd->bs", q, k) * self.d ** -0.5).softmax(-1)
+        return torch.einsum("bs,bsd->bd", a, self.value(h))
+
+    def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
+        (h,) = state
+        u, f = self.inp(x_t), self.boundary(h)
+        if self.config.phase == "flag":
+            g = x_t[:, -1:]
+            start = (1 - g) * u + g * f
+        else:
+            start = u + f
+        h = torch.cat([h[:, 1:], start.unsqueeze(1)], dim=1)
+        return start, (h,), {"field": h} if internals else {}
+
+
+@dataclass
+class WaveRNNConfig:
+    d_model: int = 32
+    n_channels: int = 2
+
+    def __post_init__(self) -> None:
+        if self.d_model < 1 or self.n_channels < 1:
+            raise ValueError(f"d_model and n_channels must be >= 1, got {self.d_model}, "
+                             f"{self.n_channels}")
+
+
+@dataclass
+class WaveRNNIntermediates:
+    field: Tensor  # [B, T, c, n]: h_{t+1}
+
+
+class WaveRNN(RecurrentCell):
+    Intermediates = WaveRNNIntermediates
+
+    def __init__(self, input_size: int, config: WaveRNNConfig):
+        super().__init__()
+        self.c, self.n = config.n_channels, config.d_model
+        self.out_size = self.c * self.n
+        self.inp = nn.Linear(input_size, self.c * self.n)
+        self.u = nn.Parameter(torch.tensor([1.0, 0.0, 0.0]).repeat(self.c, 1))  # [c, 3]
+
+    def initial_state(self, x: Tensor) -> State:
+        return (x.new_zeros(x.shape[0], self.c, self.n),)
+
+    def state_size(self) -> int:
+        return self.c * self.n
+
+    def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
+        (h,) = state  # [B, c, n]
+        u = self.u.unsqueeze(-1)  # [c, 3, 1]
+        conv = u[:, 0] * h.roll(1, -1) + u[:, 1] * h + u[:, 2] * h.roll(-1, -1)
+        h = torch.relu(self.inp(x_t).view(-1, self.c, self.n) + conv)
+        return h.flatten(1), (h,), {"field": h} if internals else {}
