@@ -266,3 +266,15 @@ def test_chunk_backward_keeps_one_state_per_chunk(variant):
     # inputs are T·(2K + V + 2) floats, chunk states (T/C)·K·V, chunk matrices T·C
     assert floats <= 8 * (T * (K + V + C) + T // C * K * V)
     assert floats < one_state_per_step / 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("variant", ALL)
+def test_every_form_runs_on_gpu_like_on_cpu(variant):
+    x = op_cases.make_inputs(variant, T=70)
+    for form in ["recurrent", *op_cases.forms_of(variant)]:
+        o, S = op_cases.call(variant, x, form=form, chunk_size=16, output_final_state=True)
+        o_gpu, S_gpu = op_cases.call(variant, {n: t.cuda() for n, t in x.items()}, form=form,
+                                     chunk_size=16, output_final_state=True)
+        assert o_gpu.is_cuda and op_cases.rel(o_gpu.cpu(), o) <= 1e-10, form
+        assert op_cases.rel(S_gpu.cpu(), S) <= 1e-10, form

@@ -19,15 +19,17 @@ for the value actually written, so S_t = S_{t-1} + k_t u_tᵀ. For a block of C 
 starts from state S₀, with rows K, V, Q ∈ ℝ^{C×·} and D = diag(β):
 
     A = StrictTril(D K Kᵀ)                       [C, C]
-    (I + A) [W | U] = [D K | D V]                one unit-triangular solve (T_c = (I + A)⁻¹)
+    [W | U] = T_c [D K | D V],  T_c = (I + A)⁻¹  a unit-triangular solve
     U' = U − W S₀                                the written values u_t, stacked
     O  = scale · (Q S₀ + Tril(Q Kᵀ) U')
     S_C = S₀ + Kᵀ U'
 
 ``chunk`` applies this to chunks of ``chunk_size`` steps: the solves and products of all
-chunks are batched, and only U' = U − W S and S ← S + Kᵀ U' run in a loop over chunks,
-so autograd keeps one state per chunk. ``parallel`` applies it once to the whole sequence
-(C = T, quadratic in T). The gated delta rule reuses both with decays (``gated_delta_rule``).
+chunks are batched, and only U' = U − W S and S ← S + Kᵀ U' run in a loop over chunks.
+It forms T_c explicitly and has a hand-written, matmul-only backward (``_DeltaChunk``)
+that keeps one state per chunk. ``parallel`` applies the block equations once to the whole
+sequence (C = T, quadratic in T), solving (I + A)[W | U] = [D K | D V] directly. The gated
+delta rule reuses both with decays (``gated_delta_rule``).
 """
 
 from __future__ import annotations
