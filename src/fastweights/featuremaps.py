@@ -38,12 +38,14 @@ def dpfp(x: Tensor, nu: int = 1) -> Tensor:
 def draw_favor(m: int, d: int, generator: torch.Generator | None = None,
                dtype: torch.dtype = torch.float32, device: torch.device | None = None
                ) -> Tensor:
-    """Ω [m, d] for FAVOR+: ⌈m/d⌉ blocks of orthonormal rows (QR of a Gaussian matrix),
-    each row rescaled to the length of an independent N(0, I_d) sample."""
+    """Ω [m, d] for FAVOR+: ⌈m/d⌉ blocks of orthonormal rows (a Haar-random orthogonal
+    matrix each), each row rescaled to the length of an independent N(0, I_d) sample."""
     blocks = []
     for _ in range(math.ceil(m / d)):
         g = torch.randn(d, d, generator=generator, dtype=torch.float64, device=device)
-        blocks.append(torch.linalg.qr(g).Q.T)
+        Q, R = torch.linalg.qr(g)
+        # signs of diag(R) make Q Haar-distributed (raw QR biases each column's sign)
+        blocks.append((Q * torch.sign(torch.diagonal(R))).T)
     omega = torch.cat(blocks)[:m]
     lengths = torch.randn(m, d, generator=generator, dtype=torch.float64,
                           device=device).norm(dim=-1, keepdim=True)

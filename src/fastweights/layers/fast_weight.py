@@ -181,10 +181,7 @@ class FastWeightLayer(nn.Module):
         if c.feature_map == "favor+":
             self.register_buffer("omega", featuremaps.draw_favor(c.favor_features, c.head_dim))
         self.beta_proj = nn.Linear(c.d_model, n * H) if c.rule in DELTA_RULES else None
-        if c.gate == "fixed":
-            decay = torch.log(1 - 2.0 ** (-5.0 - torch.arange(H, dtype=torch.float64)))
-            self.register_buffer("log_decay", decay.float(), persistent=False)
-        elif c.gate == "scalar":
+        if c.gate == "scalar":
             self.gate_proj = nn.Linear(c.d_model, H)
             self.a_log = nn.Parameter(torch.empty(H).uniform_(1, 16).log())
             dt = torch.empty(H).uniform_(math.log(1e-3), math.log(1e-1)).exp()
@@ -224,7 +221,8 @@ class FastWeightLayer(nn.Module):
         """g = log α ≤ 0 from x [B, T, d_model]: [B, T, H] or [B, T, H, K] (per_key)."""
         c = self.config
         if c.gate == "fixed":
-            return self.log_decay.to(x.dtype).expand(*x.shape[:2], c.n_heads)
+            h = torch.arange(c.n_heads, dtype=x.dtype, device=x.device)
+            return torch.log1p(-(2.0 ** (-5.0 - h))).expand(*x.shape[:2], c.n_heads)
         if c.gate == "scalar":
             return -self.a_log.exp() * F.softplus(self.gate_proj(x))
         if c.gate == "per_key":
