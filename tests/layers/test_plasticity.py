@@ -1,0 +1,78 @@
+"""Ba et al.'s fast weights and Miconi et al.'s plastic RNN against literal transcriptions."""
+
+import pytest
+import torch
+
+from fastweights.layers.plasticity import (
+    BaFastWeights,
+    BaFastWeightsConfig,
+    PlasticRNN,
+    PlasticRNNConfig,
+)
+
+B, T, I, D = 2, 6, 4, 5
+
+
+def layer_norm(v, gain, bias, eps=1e-5):
+    mu = v.mean()
+    var = ((v - mu) ** 2).mean()
+    return (v - mu) / torch.sqrt(var + eps) * gain + bias
+
+
+@pytest.mark.parametrize("inner_steps,activation", [(1, "relu"), (3, "tanh")])
+def test_ba_fast_weights_matches_transcription(inner_steps, activation):
+    torch.manual_seed(0)
+    c = BaFastWeightsConfig(d_model=D, decay=0.9, eta=0.4, inner_steps=inner_steps,
+                            activation=activation)
+    layer = BaFastWeights(I, c).double()
+    with torch.no_grad():
+        layer.rec.normal_(0, 0.5)
+        layer.norm.weight.normal_(1, 0.1)
+        layer.norm.bias.normal_(0, 0.1)
+    f = torch.relu if activation == "relu" else torch.tanh
+    x = torch.randn(B, T, I, dtype=torch.float64)
+    y, (_, A_final) = layer(x)
+    for b in range(B):
+        h = torch.zeros(D, dtype=torch.float64)
+        A = torch.zeros(D, D, dtype=torch.float64)
+        for t in range(T):
+            A = 0.9 * A + 0.4 * torch.outer(h, h)
+            p = layer.rec @ h + layer.inp.weight @ x[b, t] + layer.inp.bias
+            hs = f(p)
+            for _ in range(inner_steps):
+                hs = f(layer_norm(p + A @ hs, layer.norm.weight, layer.norm.bias))
+            h = hs
+            torch.testing.assert_close(y[b, t], h, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(A_final[b], A, rtol=1e-12, atol=1e-12)
+
+
+def test_plastic_rnn_matches_transcription():
+    torch.manual_seed(0)
+    layer = PlasticRNN(I, PlasticRNNConfig(d_model=D, clip=0.3)).double()
+    with torch.no_grad():
+        layer.modulator.weight.normal_(0, 2.0)
+    x = torch.randn(B, T, I, dtype=torch.float64) * 2
+    y, (_, hebb_final), inter = layer(x, return_intermediates=True)
+    clipped = False
+    for b in range(B):
+        h = torch.zeros(D, dtype=torch.float64)
+        hebb = torch.zeros(D, D, dtype=torch.float64)
+        for t in range(T):
+            h_new = torch.tanh(layer.inp.weight @ x[b, t] + layer.inp.bias
+                               + (layer.rec + layer.alpha * hebb) @ h)
+            m = torch.tanh(layer.modulator.weight[0] @ h_new + layer.modulator.bias[0])
+            raw = hebb + m * torch.outer(h_new, h)
+            clipped |= bool((raw.abs() > 0.3).any())
+            hebb = torch.clamp(raw, -0.3, 0.3)
+            h = h_new
+            torch.testing.assert_close(y[b, t], h, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(inter.modulation[b, t], m, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(hebb_final[b], hebb, rtol=1e-12, atol=1e-12)
+    assert clipped  # the clip was exercised
+
+
+def test_ba_paper_init():
+    layer = BaFastWeights(I, BaFastWeightsConfig(d_model=D))
+    torch.testing.assert_close(layer.rec.detach(), 0.05 * torch.eye(D))
+    with pytest.raises(ValueError, match="activation"):
+        BaFastWeightsConfig(activation="gelu")

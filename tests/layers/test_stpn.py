@@ -1,0 +1,112 @@
+"""STPN against a literal per-synapse transcription of its equations (float64)."""
+
+import math
+
+import pytest
+import torch
+
+from fastweights.layers.stpn import STPN, STPNConfig
+
+B, T, I, D = 2, 6, 4, 3
+
+
+def reference(layer, x, c):
+    """Per sequence, per synapse: y [B, T, D], final F, energies [B, T]."""
+    n = layer.n
+    W, b = layer.W.tolist(), layer.b.tolist()
+
+    def lam(i, j):
+        return layer.lam[i, j].item() if c.per_synapse else layer.lam[0].item()
+
+    def gam(i, j):
+        return layer.gamma[i, j].item() if c.per_synapse else layer.gamma[0].item()
+
+    ys, Fs, Es = [], [], []
+    for s in range(x.shape[0]):
+        F = [[0.0] * n for _ in range(D)]
+        h = [0.0] * D
+        y_s, e_s = [], []
+        for t in range(x.shape[1]):
+            z = x[s, t].tolist() + (h if c.recurrent else [])
+            G = [[W[i][j] + F[i][j] for j in range(n)] for i in range(D)]
+            norm = [math.sqrt(sum(G[i][j] ** 2 for j in range(n))) for i in range(D)]
+            Gt = [[G[i][j] / norm[i] for j in range(n)] for i in range(D)]
+            h = [math.tanh(sum(Gt[i][j] * z[j] for j in range(n)) + b[i]) for i in range(D)]
+            e_s.append(sum(abs(Gt[i][j]) * z[j] ** 2 for i in range(D) for j in range(n)))
+            if c.rule == "hebb":
+                dF = [[h[i] * z[j] for j in range(n)] for i in range(D)]
+            else:
+                Fth = [sum(F[i][j] * h[i] for i in range(D)) for j in range(n)]
+                dF = [[h[i] * (z[j] - Fth[j]) for j in range(n)] for i in range(D)]
+            if c.norm == "before":
+                F = [[lam(i, j) * F[i][j] / norm[i] + gam(i, j) * dF[i][j] for j in range(n)]
+                     for i in range(D)]
+            else:
+                F = [[(lam(i, j) * F[i][j] + gam(i, j) * dF[i][j]) / norm[i] for j in range(n)]
+                     for i in range(D)]
+            if c.clamp is not None:
+                F = [[min(max(f, -c.clamp), c.clamp) for f in row] for row in F]
+            y_s.append(h)
+        ys.append(y_s)
+        Fs.append(F)
+        Es.append(e_s)
+    return (torch.tensor(ys, dtype=torch.float64), torch.tensor(Fs, dtype=torch.float64),
+            torch.tensor(Es, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("recurrent", [True, False])
+@pytest.mark.parametrize("rule", ["hebb", "oja"])
+@pytest.mark.parametrize("norm", ["before", "after"])
+def test_stpn_matches_transcription(recurrent, rule, norm):
+    torch.manual_seed(0)
+    c = STPNConfig(d_model=D, recurrent=recurrent, rule=rule, norm=norm)
+    layer = STPN(I, c).double()
+    with torch.no_grad():  # a visible plasticity, so F matters
+        layer.gamma.uniform_(-0.5, 0.5)
+    x = torch.randn(B, T, I, dtype=torch.float64)
+    y, state, inter = layer(x, return_intermediates=True)
+    y_ref, F_ref, E_ref = reference(layer, x, c)
+    torch.testing.assert_close(y, y_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(state[-1], F_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(inter.energy, E_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(inter.F[:, -1], state[-1])
+    torch.testing.assert_close(inter.h, y)
+
+
+@pytest.mark.parametrize("per_synapse,clamp", [(False, None), (True, 0.05)])
+def test_stpn_scalar_and_clamp_options(per_synapse, clamp):
+    torch.manual_seed(0)
+    c = STPNConfig(d_model=D, per_synapse=per_synapse, clamp=clamp)
+    layer = STPN(I, c).double()
+    assert layer.lam.shape == ((D, I + D) if per_synapse else (1,))
+    with torch.no_grad():
+        layer.gamma.fill_(0.7)
+    x = torch.randn(B, T, I, dtype=torch.float64)
+    y, state = layer(x)
+    y_ref, F_ref, _ = reference(layer, x, c)
+    torch.testing.assert_close(y, y_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(state[1], F_ref, rtol=1e-12, atol=1e-12)
+    if clamp is not None:
+        assert state[1].abs().max() <= clamp
+
+
+@pytest.mark.parametrize("rule", ["hebb", "oja"])
+def test_no_plasticity_keeps_the_trace_at_zero(rule):
+    torch.manual_seed(0)
+    layer = STPN(I, STPNConfig(d_model=D, rule=rule)).double()
+    with torch.no_grad():
+        layer.gamma.zero_()
+    x = torch.randn(B, 20, I, dtype=torch.float64)
+    _, _, inter = layer(x, return_intermediates=True)
+    assert torch.equal(inter.F, torch.zeros_like(inter.F))
+
+
+def test_init_and_config_checks():
+    layer = STPN(I, STPNConfig(d_model=D))
+    assert 0 <= layer.lam.min() and layer.lam.max() <= 1
+    assert layer.gamma.abs().max() <= 1e-3
+    assert STPN(I, STPNConfig(d_model=D, recurrent=False)).state_size() == D * I
+    with pytest.raises(ValueError, match="rule"):
+        STPNConfig(rule="bcm")
+    with pytest.raises(ValueError, match="norm"):
+        STPNConfig(norm="never")
