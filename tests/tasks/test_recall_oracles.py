@@ -25,7 +25,7 @@ def test_assoc_retrieval_target_is_the_queried_keys_value():
 @pytest.mark.parametrize("replace", [False, True])
 def test_capacity_target_is_the_latest_value(replace):
     S, V = 12, 5
-    task, xs, ys = _draw("capacity", n_keys=S, n_values=V, replace=replace)
+    task, xs, ys = _draw("capacity", n_keys=S, n_values=V, n_queries=None, replace=replace)
     writes = 2 * S if replace else S
     for x, y in zip(xs, ys, strict=True):
         memory, keys_written = {}, []
@@ -41,6 +41,13 @@ def test_capacity_target_is_the_latest_value(replace):
         assert sorted(queries) == list(range(S))
         assert y[:2 * writes + 1] == [IGNORE] * (2 * writes + 1)
         assert y[2 * writes + 1:] == [memory[q] for q in queries]
+
+
+def test_capacity_default_queries_one_random_key():
+    task, xs, ys = _draw("capacity", n_keys=12)
+    assert all(len(x) == 2 * 12 + 2 and sum(t != IGNORE for t in y) == 1
+               for x, y in zip(xs, ys, strict=True))
+    assert len({x[-1] for x in xs}) == 12
 
 
 def test_capacity_setting_two_really_reassigns_keys():

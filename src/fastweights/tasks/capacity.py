@@ -10,15 +10,16 @@ many associations as its key-feature dimension; once S exceeds it, retrieval deg
   re-use a random key with a fresh value. The target is the value of the key's **latest**
   write, so a memory must overwrite, not just add (where the delta rule beats the sum rule).
 
-Sequence: ``k v k v … k v | q q … q`` — one token per key and per value, the separator
-``|``, then the query keys (every key once, or ``n_queries`` of them). Targets are scored at
-the query positions only. Vocabulary: keys ``0 … S−1``, values ``S … S+V−1``, separator
+Sequence: ``k v k v … k v | q …`` — one token per key and per value, the separator ``|``,
+then ``n_queries`` distinct query keys (default 1, a random key, as in the paper;
+``n_queries=None`` queries every key once, S times the signal per sequence). Targets are
+scored at the query positions only. Vocabulary: keys ``0 … S−1``, values ``S … S+V−1``, separator
 ``S+V``; the output classes are the V values.
 
 The paper's loss is ½‖onehot(v) − ŷ‖² on the raw outputs; ``loss="mse"`` selects it (and
 adds ``mse`` to the metrics), ``loss="ce"`` (default) is cross-entropy.
 
->>> task = Capacity(CapacityConfig(n_keys=3, n_values=4, replace=True))
+>>> task = Capacity(CapacityConfig(n_keys=3, n_values=4, n_queries=None, replace=True))
 >>> x, y = task.sample(1, torch.Generator().manual_seed(0))
 >>> print(task.render(x[0], y[0]))
 k1=0 k0=3 k1=2 k2=0 k0=0 k0=0 | k0 k1 k2 -> 0 2 0
@@ -40,7 +41,7 @@ from fastweights.tasks.base import IGNORE, Task, TaskConfig
 class CapacityConfig(TaskConfig):
     n_keys: int = 20  # S
     n_values: int = 16  # V, the one-hot value dimension
-    n_queries: int | None = None  # None: query every key once
+    n_queries: int | None = 1  # distinct keys queried; None: every key once
     replace: bool = False  # setting 2: 2S writes, keys recur, target the latest value
     loss: str = "ce"  # "ce" or "mse" (½‖onehot(v) − ŷ‖², the paper's)
 

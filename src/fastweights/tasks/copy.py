@@ -77,5 +77,6 @@ class Copy(Task):
         return sets
 
     def render(self, inputs: Tensor, targets: Tensor) -> str:
-        answer = "".join(str(t) for t in targets.tolist() if t != IGNORE)
-        return "".join(str(i) for i in inputs.tolist()) + f" -> {answer}"
+        sep = "" if self.delim < 10 else " "  # one character per symbol when they fit
+        answer = sep.join(str(t) for t in targets.tolist() if t != IGNORE)
+        return sep.join(str(i) for i in inputs.tolist()) + f" -> {answer}"
