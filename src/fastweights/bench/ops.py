@@ -172,29 +172,42 @@ def gate(case: Case, form: str, fn: Callable | None = None, tol: float = 1e-10) 
 
 def _time(fn: Callable[[], object], reps: int, budget_s: float) -> float:
     """Median wall time of ``fn`` after one warm-up; fewer reps once ``budget_s`` is spent."""
-    t0 = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t0
-    if first > budget_s:
-        return first
-    times = []
-    for _ in range(reps):
+    return time_interleaved({"fn": fn}, reps, budget_s)["fn"]
+
+
+def time_interleaved(fns: dict[str, Callable[[], object]], reps: int,
+                     budget_s: float) -> dict[str, float]:
+    """Median wall time of each function, timed round-robin so that a change in machine load
+    (other processes on a shared machine) hits every contender of a ratio alike.
+
+    One warm-up call each (kept as a sample when it took over half a second: slow calls need
+    no warm-up), then up to ``reps`` rounds, stopping early once ``budget_s`` is spent.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    start = time.perf_counter()
+    for name, fn in fns.items():
         t0 = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-        if sum(times) > budget_s:
+        if (dt := time.perf_counter() - t0) > 0.5:
+            samples[name].append(dt)
+    for _ in range(reps):
+        if time.perf_counter() - start > budget_s and all(samples.values()):
             break
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in samples.items()}
 
 
-def time_fwd(run: Callable, xs: list[torch.Tensor], reps: int, budget_s: float) -> float:
+def fwd_call(run: Callable, xs: list[torch.Tensor]) -> Callable[[], object]:
     def fwd():
         with torch.no_grad():
             run(xs)
-    return _time(fwd, reps, budget_s)
+    return fwd
 
 
-def time_fwd_bwd(run: Callable, xs: list[torch.Tensor], reps: int, budget_s: float) -> float:
+def fwd_bwd_call(run: Callable, xs: list[torch.Tensor]) -> Callable[[], object]:
     leaves = [x.clone().requires_grad_() for x in xs]
 
     def fwd_bwd():
@@ -202,12 +215,7 @@ def time_fwd_bwd(run: Callable, xs: list[torch.Tensor], reps: int, budget_s: flo
             x.grad = None
         o, _ = run(leaves)
         o.sum().backward()
-    return _time(fwd_bwd, reps, budget_s)
-
-
-def matmul_gflops(n: int, reps: int) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n**3 / _time(lambda: a @ b, reps, 5.0) / 1e9
+    return fwd_bwd
 
 
 def delta_chunk_flops(B: int, T: int, H: int, K: int, V: int, C: int) -> float:
@@ -348,14 +356,17 @@ def main(argv: list[str]) -> int:
     for case in cases:
         for T in lengths:
             xs = case.inputs(B, T, H, K, V, torch.float32)
-            rec: tuple[float, float] | None = None
+            calls = {}
             for form in case.forms:
                 def run(x, form=form, case=case):
                     return case.run(x, form, chunk_size=C)
-                t_f = time_fwd(run, xs, reps, budget)
-                t_fb = time_fwd_bwd(run, xs, reps, budget)
+                calls[(form, "fwd")] = fwd_call(run, xs)
+                calls[(form, "fwd+bwd")] = fwd_bwd_call(run, xs)
+            t = time_interleaved(calls, reps, budget)
+            rec = (t[("recurrent", "fwd")], t[("recurrent", "fwd+bwd")])
+            for form in case.forms:
+                t_f, t_fb = t[(form, "fwd")], t[(form, "fwd+bwd")]
                 if form == "recurrent":
-                    rec = (t_f, t_fb)
                     s_f = s_fb = "1.0×"
                 elif not ok[(case.label, form)]:
                     s_f = s_fb = "correctness check failed"
@@ -372,8 +383,8 @@ def main(argv: list[str]) -> int:
         "naive chunk baseline": lambda x: naive_chunk_delta_rule(*x, scale=scale,
                                                                  chunk_size=C),
     }
-    t = {name: time_fwd_bwd(fn, xs, reps, budget) for name, fn in runs.items()}
-    t_fwd_chunk = time_fwd(runs["chunk"], xs, reps, budget)
+    t = time_interleaved({name: fwd_bwd_call(fn, xs) for name, fn in runs.items()}, reps,
+                         budget)
     print("| form | fwd+bwd ms | chunk speed-up over it |\n|---|---|---|")
     if ("delta_rule", "chunk") not in ok:  # --rules left delta_rule out of the table
         ok[("delta_rule", "chunk")] = gate(delta, "chunk") <= 1e-10
@@ -385,11 +396,15 @@ def main(argv: list[str]) -> int:
         vs_rec, vs_naive = t["recurrent"] / t["chunk"], t["naive chunk baseline"] / t["chunk"]
         print(f"\nchunk vs recurrent: {vs_rec:.1f}× (bar ≥ 25×: "
               f"{'met' if vs_rec >= 25 else 'NOT met'}); chunk vs naive chunk baseline: "
-              f"{vs_naive:.2f}× (bar ≥ 1×: {'met' if vs_naive >= 1 else 'NOT met'})")
+              f"{vs_naive:.2f}× (bar ≥ 1×: {'met' if vs_naive >= 1 else 'NOT met'})"
+              + (" [--quick shapes; the bar is for the full run]" if args.quick else ""))
 
     print("\n## Matmul throughput (forward pass of the delta_rule chunk form)\n")
     flops = delta_chunk_flops(B, bar_T, H, K, V, C)
-    mm = matmul_gflops(mm_n, max(reps, 3))
+    a, b = torch.randn(mm_n, mm_n), torch.randn(mm_n, mm_n)
+    tm = time_interleaved({"chunk": fwd_call(runs["chunk"], xs), "matmul": lambda: a @ b},
+                          max(reps, 3), budget)
+    t_fwd_chunk, mm = tm["chunk"], 2 * mm_n**3 / tm["matmul"] / 1e9
     chunk_gf = flops / t_fwd_chunk / 1e9
     print(f"plain {mm_n}×{mm_n} fp32 matmul: {mm:.1f} GFLOP/s")
     print(f"delta_rule chunk forward, T={bar_T}: {flops / 1e9:.2f} GFLOP in "
