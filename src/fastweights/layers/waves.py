@@ -9,7 +9,8 @@ Traveling-wave memory (``twm``), substrate h ∈ ℝ^{s×d} of s columns h_1 (ol
 
     h_s ← (1 − g_t) W_in x_t + g_t f(h)     (``phase="flag"``: g_t = the last input feature,
                                              0 in the input phase, 1 afterwards, as the
-                                             ``hds`` task's go flag)
+                                             ``hds`` task's go flag; with token inputs
+                                             it is the one-hot of the last token id)
     h_s ← W_in x_t + f(h)                   (``phase="sum"``: input and boundary always add)
 
 where f reads the substrate before the shift, and the output is the new start column h_s.
