@@ -5,7 +5,7 @@ import pytest
 
 from fastweights.cli import _parser, main
 
-SUBCOMMANDS = ["train", "compare", "models", "tasks"]
+SUBCOMMANDS = ["train", "compare", "sweep", "eval", "models", "tasks"]
 
 
 def test_help_describes_every_option():
@@ -18,11 +18,15 @@ def test_help_describes_every_option():
             assert action.help, f"{name} {action.option_strings} has no help"
 
 
-def test_console_help_runs():
-    for args in ([], *([c] for c in SUBCOMMANDS)):
-        out = subprocess.run([sys.executable, "-m", "fastweights", *args, "--help"],
-                             capture_output=True, text=True, check=True).stdout
-        assert "usage: fastweights" in out
+def test_help_runs(capsys):
+    out = subprocess.run([sys.executable, "-m", "fastweights", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "usage: fastweights" in out
+    for name in SUBCOMMANDS:
+        with pytest.raises(SystemExit) as e:
+            main([name, "--help"])
+        assert e.value.code == 0
+        assert f"usage: fastweights {name}" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, match", [
@@ -33,6 +37,10 @@ def test_console_help_runs():
     (["train", "--task.n_pairs=40"], "n_pairs must be in 1..26"),
     (["train", "--model.d_model=30"], "multiple of n_heads"),
     (["train", "--bogus"], "unrecognised argument '--bogus'"),
+    (["train", "missing.toml"], "config file missing.toml does not exist"),
+    (["train", "--resume", "nowhere"], "no config.json there"),
+    (["eval", "nowhere"], "no config.json there"),
+    (["sweep", "missing.toml"], "config file missing.toml does not exist"),
 ])
 def test_bad_config_fails_before_training(argv, match, capsys):
     with pytest.raises(SystemExit) as e:
@@ -46,6 +54,8 @@ def test_train_and_compare(tmp_path, capsys):
     assert main(["train", "--steps", "4", "--eval-every", "2", "--model.d_model=16",
                  "--task.test_size=32", "--out", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run" / "metrics.jsonl").read_text().count("\n") == 2
+    assert main(["eval", str(tmp_path / "run"), "--task.n_pairs=6"]) == 0
+    assert "test/accuracy" in capsys.readouterr().out
     assert main(["compare", "--models", "deltanet,lstm", "--params", "5000", "--steps", "4",
                  "--eval-every", "2", "--workers", "1", "--task.test_size=32",
                  "--out", str(tmp_path / "cmp")]) == 0

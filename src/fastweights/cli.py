@@ -1,33 +1,32 @@
-"""The ``fastweights`` command: train, compare, list models and tasks, benchmark."""
+"""The ``fastweights`` command: train, resume, evaluate, compare, sweep, list, benchmark."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
-
-import torch
+from pathlib import Path
 
 from fastweights import models, tasks
-from fastweights.train.overrides import coerce, parse_dotted
 
 DEMO_MODELS = "linear-transformer,deltanet,lstm"
 OVERRIDES_HELP = ("Any config field can be set with a dotted flag: --model.KEY=VALUE, "
-                  "--task.KEY=VALUE, --train.KEY=VALUE (see `fastweights models` and "
-                  "`fastweights tasks` for the fields).")
+                  "--task.KEY=VALUE, --train.KEY=VALUE (`fastweights models` and "
+                  "`fastweights tasks` list the fields).")
 
 
-def _train_options(p: argparse.ArgumentParser, steps: int, lr: float) -> None:
-    p.add_argument("--steps", type=int, default=steps, help="training steps (default %(default)s)")
-    p.add_argument("--lr", type=float, default=lr, help="peak AdamW learning rate "
-                   "(default %(default)s; warm-up then cosine decay)")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size (default %(default)s)")
-    p.add_argument("--eval-every", type=int, default=100,
-                   help="evaluate on the held-out set every N steps (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and data "
-                   "(default %(default)s)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="intra-op threads per training process (default %(default)s)")
+def _train_options(p: argparse.ArgumentParser, steps: int | None) -> None:
+    p.add_argument("--steps", type=int, default=steps, help="training steps" +
+                   (" (default %(default)s)" if steps else " (default: train.steps)"))
+    p.add_argument("--lr", type=float, help="peak AdamW learning rate; warm-up then cosine "
+                   "decay (default: train.lr, 3e-3)")
+    p.add_argument("--batch-size", type=int, help="global batch size (default 64)")
+    p.add_argument("--eval-every", type=int,
+                   help="evaluate on the held-out sets every N steps (default 100)")
+    p.add_argument("--seed", type=int, help="seed of weights and data (default 0)")
+    p.add_argument("--threads", type=int, help="intra-op threads per training process "
+                   "(default 1)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,15 +35,21 @@ def _parser() -> argparse.ArgumentParser:
         "short-term memory lives in synapses (fast weights) or in activations.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("train", help="train one model on one task",
-                       description="Train one model on one task; writes config.json, "
-                       "metrics.jsonl and model.pt to the run folder.", epilog=OVERRIDES_HELP)
-    p.add_argument("--model", default="deltanet", help="registry name of the model "
-                   "(default %(default)s; see `fastweights models`)")
-    p.add_argument("--task", default="assoc-retrieval", help="registry name of the task "
-                   "(default %(default)s; see `fastweights tasks`)")
-    _train_options(p, steps=2000, lr=3e-3)
-    p.add_argument("--out", default=None, help="run folder (default runs/MODEL-TASK-sSEED)")
+    p = sub.add_parser("train", help="train one model on one task (or resume a run)",
+                       description="Train one model on one task; the run folder gets "
+                       "config.json, metrics.jsonl, checkpoints and result.json. Also runs "
+                       "under `torchrun --nproc-per-node N -m fastweights train ...`.",
+                       epilog=OVERRIDES_HELP)
+    p.add_argument("config", nargs="?", help="optional TOML experiment file with [model], "
+                   "[task] and [train] tables (flags override it)")
+    p.add_argument("--model", help="registry name of the model (default deltanet; "
+                   "see `fastweights models`)")
+    p.add_argument("--task", help="registry name of the task (default assoc-retrieval; "
+                   "see `fastweights tasks`)")
+    _train_options(p, steps=None)
+    p.add_argument("--out", help="run folder (default runs/MODEL-TASK-sSEED)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its "
+                   "last good checkpoint, with its saved config")
 
     p = sub.add_parser("compare", help="train several models on one task, print a table",
                        description="Train several models on one task at a matched parameter "
@@ -58,8 +63,24 @@ def _parser() -> argparse.ArgumentParser:
                    "each model's width is fitted to it (default %(default)s)")
     p.add_argument("--workers", type=int, default=2, help="parallel training processes "
                    "(default %(default)s)")
-    _train_options(p, steps=1000, lr=3e-3)
+    _train_options(p, steps=1000)
     p.add_argument("--out", default="runs/compare", help="output folder (default %(default)s)")
+
+    p = sub.add_parser("sweep", help="run a grid of models x tasks x lrs x seeds",
+                       description="Run the grid of a TOML sweep file in parallel worker "
+                       "processes, skipping finished runs and resuming unfinished ones; write "
+                       "results.md, results.csv and plots. See fastweights.train.sweep for "
+                       "the file format.")
+    p.add_argument("file", help="TOML sweep file")
+    p.add_argument("--workers", type=int, help="override the file's worker count")
+
+    p = sub.add_parser("eval", help="evaluate a trained run, e.g. on longer sequences",
+                       description="Evaluate a run's checkpoint on its task's held-out sets; "
+                       "--task.KEY=VALUE flags change the task (e.g. longer test lengths).",
+                       epilog="Example: fastweights eval runs/x --task.test_length=256")
+    p.add_argument("run_dir", help="a run folder written by `fastweights train`")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                   help="which weights to load (default %(default)s)")
 
     sub.add_parser("models", help="list the models with their paper, parameters, state size",
                    description="List every registered model with its paper and, at its "
@@ -74,26 +95,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configs(args, rest: list[str], model_names: list[str]) -> tuple[dict, dict, object]:
-    from fastweights.train.loop import TrainConfig
+def _experiment(args, rest: list[str], model: str | None):
+    from fastweights.train import config
 
-    dotted = parse_dotted(rest, ("model", "task", "train"))
-    if args.task not in tasks.TASKS:
-        raise ValueError(f"unknown task {args.task!r}; available: {', '.join(sorted(tasks.TASKS))}")
-    task_cfg = coerce(tasks.TASKS[args.task].Config, dotted["task"], "task")
-    model_cfg = {}
-    for name in model_names:
-        if name not in models.MODELS:
-            raise ValueError(f"unknown model {name!r}; available: "
-                             f"{', '.join(sorted(models.MODELS))}")
-        model_cfg = coerce(models.MODELS[name].config, dotted["model"], "model")
-    train_cfg = {"steps": args.steps, "lr": args.lr, "batch_size": args.batch_size,
+    flags = config.parse_dotted(rest)
+    shortcuts = {"steps": args.steps, "lr": args.lr, "batch_size": args.batch_size,
                  "eval_every": args.eval_every, "seed": args.seed, "threads": args.threads}
-    train_cfg |= coerce(TrainConfig, dotted["train"], "train")
-    tasks.build(args.task, **task_cfg)  # fail on impossible task parameters before training
-    for name in model_names:
-        models.make_config(name, **model_cfg)
-    return model_cfg, task_cfg, TrainConfig(**train_cfg)
+    flags["train"] = {k: v for k, v in shortcuts.items() if v is not None} | flags["train"]
+    file = config.read_toml(args.config) if getattr(args, "config", None) else None
+    return config.resolve(file, flags, model=model, task=args.task)
 
 
 def _list_models() -> None:
@@ -101,19 +111,68 @@ def _list_models() -> None:
     for name, spec in models.MODELS.items():
         m = models.build(name)
         print(f"{name:<20} {m.num_params():>8,} {m.state_size():>7,}  {spec.paper}")
-    print("\nparams and state (floats per sequence) at the default config with the "
-          "assoc-retrieval vocabulary; fields:")
+    print("\nparams and state (floats per sequence) at the default config; config fields:")
     for name in models.MODELS:
         cfg = models.make_config(name)
         print(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(cfg).items()))
 
 
-def _list_tasks() -> None:
-    for name, cls in tasks.TASKS.items():
-        task = cls()
-        x, y = task.sample(1, torch.Generator().manual_seed(0))
-        cfg = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(task.config).items())
-        print(f"{name}\n  config:  {cfg}\n  example: {task.render(x[0], y[0])}\n")
+def _train(args, rest, parser) -> int:
+    from fastweights.train import distributed
+    from fastweights.train.config import Experiment
+    from fastweights.train.loop import train
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not (run_dir / "config.json").is_file():
+            parser.error(f"--resume {run_dir}: no config.json there (not a run folder)")
+        if rest or args.config:
+            parser.error("--resume continues a run with its saved config; drop other options")
+        exp, out = Experiment.from_dict(json.loads((run_dir / "config.json").read_text())), \
+            run_dir
+    else:
+        exp = _experiment(args, rest, args.model)
+        out = Path(args.out or f"runs/{exp.model}-{exp.task}-s{exp.train.seed}")
+    result = train(exp, out=out, resume=bool(args.resume))
+    if distributed.setup(exp.train.device).is_main:
+        final = {k: round(v, 4) for k, v in result["final"].items() if k.startswith("test")}
+        print(f"{exp.model} on {exp.task}: {result['params']:,} params, {result['steps']} steps, "
+              f"{result['time']:.0f} s, {final}; run folder {out}")
+    distributed.teardown()
+    return 0
+
+
+def _eval(args, rest, parser) -> int:
+    import torch
+
+    from fastweights.train.checkpoint import BEST, load_checkpoint
+    from fastweights.train.config import Experiment, convert, parse_dotted
+    from fastweights.train.loop import evaluate
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "config.json").is_file():
+        parser.error(f"{run_dir}: no config.json there (not a run folder)")
+    exp = Experiment.from_dict(json.loads((run_dir / "config.json").read_text()))
+    flags = parse_dotted(rest)
+    if flags["model"] or flags["train"]:
+        parser.error("eval takes only --task.KEY=VALUE overrides")
+    task_cfg = exp.task_config | convert(tasks.TASKS[exp.task].Config, flags["task"], "task")
+    task = tasks.build(exp.task, **task_cfg)
+    if args.checkpoint == "best" and (run_dir / BEST).is_file():
+        ckpt = torch.load(run_dir / BEST, map_location="cpu", weights_only=False)
+    else:
+        ckpt = load_checkpoint(run_dir)
+    if ckpt is None:
+        parser.error(f"{run_dir}: no usable checkpoint")
+    torch.set_num_threads(exp.train.threads)
+    model = models.build(exp.model, **Experiment.model_sizes(task), **exp.model_config)
+    model.load_state_dict(ckpt["model"])
+    metrics = evaluate(model, task)
+    print(f"{exp.model} on {exp.task} ({args.checkpoint} checkpoint, step {ckpt['step']}), "
+          f"task config {task_cfg}:")
+    for k, v in metrics.items():
+        print(f"  {k:<28} {v:.4f}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,29 +183,36 @@ def main(argv: list[str] | None = None) -> int:
         from fastweights.bench import main as bench_main
 
         return bench_main(args.args + rest)
-    if args.command in ("models", "tasks"):
-        if rest:
-            parser.error(f"unrecognised arguments: {' '.join(rest)}")
-        _list_models() if args.command == "models" else _list_tasks()
-        return 0
-    names = [args.model] if args.command == "train" else args.models.split(",")
+    if args.command in ("models", "tasks", "sweep") and rest:
+        parser.error(f"unrecognised arguments: {' '.join(rest)}")
     try:
-        model_cfg, task_cfg, train_cfg = _configs(args, rest, names)
+        if args.command == "models":
+            _list_models()
+        elif args.command == "tasks":
+            print(tasks.describe_all())
+        elif args.command == "train":
+            return _train(args, rest, parser)
+        elif args.command == "eval":
+            return _eval(args, rest, parser)
+        elif args.command == "sweep":
+            from fastweights.train.sweep import Sweep, run_sweep
+
+            sweep = Sweep.from_file(args.file)
+            if args.workers is not None:
+                sweep.workers = args.workers
+            run_sweep(sweep)
+        else:
+            from fastweights.train.compare import compare
+
+            names = args.models.split(",")
+            exps = [_experiment(args, rest, name) for name in names]
+            compare(names, args.task, exps[0].task_config, exps[0].model_config, args.params,
+                    exps[0].train, workers=args.workers, out=args.out)
     except ValueError as e:
         parser.error(str(e))
-    if args.command == "train":
-        from fastweights.train.loop import train
-
-        out = args.out or f"runs/{args.model}-{args.task}-s{args.seed}"
-        result = train(args.model, args.task, model_cfg, task_cfg, train_cfg, out=out)
-        final = {k: round(v, 4) for k, v in result["final"].items() if k.startswith("test")}
-        print(f"{args.model} on {args.task}: {result['params']:,} params, "
-              f"{result['time']:.0f} s, {final}; run folder {out}")
-    else:
-        from fastweights.train.compare import compare
-
-        compare(names, args.task, task_cfg, model_cfg, args.params, train_cfg,
-                workers=args.workers, out=args.out)
+    except FloatingPointError as e:
+        print(f"fastweights: error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

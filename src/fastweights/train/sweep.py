@@ -1,0 +1,217 @@
+"""Sweeps: a grid of models × tasks × learning rates × seeds, run in parallel worker processes.
+
+A sweep file (TOML) names the grid and the shared settings::
+
+    out = "runs/sweep-assoc"
+    workers = 2                 # processes, one intra-op thread each (train.threads)
+    models = ["deltanet", "lstm"]
+    tasks = ["assoc-retrieval"]
+    lrs = [1e-3, 3e-3]
+    seeds = [0, 1, 2]
+    params = 20000              # optional: fit each model's width to this budget
+    [model]                     # fields for every model; [model.lstm] for one model
+    [task]                      # fields for every task; [task.mqar] for one task
+    [train]                     # TrainConfig fields (lr and seed come from the grid)
+    steps = 1000
+
+Each run goes to ``OUT/<model>-<task>-lr<lr>-s<seed>/``. A finished run (``result.json``) is
+never run again; an unfinished one resumes from its checkpoint, so a sweep killed at any
+moment and restarted finishes every configuration exactly once. The results table (best and
+median over seeds per model × task × lr, as the field reports them) is written as
+``results.md`` and ``results.csv``, with learning curves and metric-vs-size plots.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing
+import os
+import statistics
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastweights import models, tasks
+from fastweights.analysis.plots import plot_learning_curves, plot_metric_vs_size
+from fastweights.models.sizing import fit_width
+from fastweights.train.config import SECTIONS, Experiment, TrainConfig, convert, read_toml
+from fastweights.train.loop import RESULT, train
+
+GRID_KEYS = ("models", "tasks", "lrs", "seeds")
+
+
+@dataclass
+class Sweep:
+    models: list[str]
+    tasks: list[str]
+    lrs: list[float] = field(default_factory=lambda: [TrainConfig.lr])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    model: dict = field(default_factory=dict)
+    task: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    params: int | None = None
+    workers: int = 2
+    out: str = "runs/sweep"
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Sweep:
+        d = read_toml(path)
+        known = set(GRID_KEYS) | set(SECTIONS) | {"params", "workers", "out"}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"sweep file {path}: unknown key(s) {unknown}; keys: {sorted(known)}")
+        missing = [k for k in ("models", "tasks") if not d.get(k)]
+        if missing:
+            raise ValueError(f"sweep file {path}: {missing} must be non-empty lists")
+        return cls(**d)
+
+    def experiments(self) -> list[tuple[str, Experiment]]:
+        """The grid as (run name, validated experiment) pairs; bad entries raise here."""
+        if not self.workers >= 1:
+            raise ValueError(f"sweep workers must be >= 1, got {self.workers}")
+        runs = []
+        for task in self.tasks:
+            if task not in tasks.TASKS:
+                raise ValueError(f"unknown task {task!r}; available: "
+                                 f"{', '.join(sorted(tasks.TASKS))}")
+            task_cfg = self._section("task", task, tasks.TASKS[task].Config)
+            the_task = tasks.build(task, **task_cfg)
+            for model in self.models:
+                if model not in models.MODELS:
+                    raise ValueError(f"unknown model {model!r}; available: "
+                                     f"{', '.join(sorted(models.MODELS))}")
+                model_cfg = self._section("model", model, models.MODELS[model].config)
+                if self.params is not None:
+                    model_cfg["d_model"] = fit_width(model, self.params, **model_cfg,
+                                                     **Experiment.model_sizes(the_task))
+                for lr in self.lrs:
+                    for seed in self.seeds:
+                        train_cfg = convert(TrainConfig, self.train, "train")
+                        exp = Experiment(model, task, dict(model_cfg), dict(task_cfg),
+                                         TrainConfig(**(train_cfg | {"lr": lr, "seed": seed})))
+                        exp.validate()
+                        runs.append((f"{model}-{task}-lr{lr:g}-s{seed}", exp))
+        return runs
+
+    def _section(self, section: str, name: str, config_cls: type) -> dict:
+        shared = getattr(self, section)
+        own = shared.get(name, {})
+        plain = {k: v for k, v in shared.items() if not isinstance(v, dict)}
+        return convert(config_cls, plain, section) | convert(config_cls, own, f"{section}.{name}")
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: leave when the sweep process dies, so a restarted sweep never
+    races an orphaned worker for the same run folder."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _train_run(exp: Experiment, run_dir: Path) -> dict:
+    return train(exp, out=run_dir, progress=False, resume=True)
+
+
+def execute(sweep: Sweep, quiet: bool = False) -> list[dict]:
+    """Run every configuration of ``sweep`` not yet finished; return every run's summary
+    (``result.json`` plus its run name and learning rate), in grid order."""
+    runs = sweep.experiments()
+    out = Path(sweep.out)
+    out.mkdir(parents=True, exist_ok=True)
+    todo = [(name, exp) for name, exp in runs if not (out / name / RESULT).exists()]
+    workers = min(sweep.workers, max(len(todo), 1))
+    if not quiet:
+        print(f"{out}: {len(runs)} run(s), {len(runs) - len(todo)} already finished, "
+              f"{workers} worker process(es) x {runs[0][1].train.threads} thread(s)", flush=True)
+    if todo:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                 initializer=_exit_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
+            futures = {pool.submit(_train_run, exp, out / name): name for name, exp in todo}
+            for fut in as_completed(futures):
+                r = fut.result()
+                if not quiet:
+                    print(f"  {futures[fut]:<44} test {r['main_metric']} "
+                          f"{r['final']['test/' + r['main_metric']]:.3f}  ({r['time']:.0f} s)",
+                          flush=True)
+    return [json.loads((out / name / RESULT).read_text()) | {"run": name, "lr": exp.train.lr}
+            for name, exp in runs]
+
+
+def run_sweep(sweep: Sweep, quiet: bool = False) -> list[dict]:
+    """Execute the sweep, then write and return its results table rows."""
+    rows = summarize(execute(sweep, quiet))
+    out = Path(sweep.out)
+    write_tables(rows, out)
+    plot_sweep(rows, out)
+    if not quiet:
+        print("\n" + markdown_table(rows) + f"\n\nWrote {out / 'results.md'} and results.csv")
+    return rows
+
+
+def summarize(results: list[dict]) -> list[dict]:
+    """One row per model × task × lr: best and median of the final main test metric over
+    seeds, with params, state size and mean time."""
+    cells: dict[tuple, list[dict]] = {}
+    for r in results:
+        cells.setdefault((r["model"], r["task"], r["lr"]), []).append(r)
+    rows = []
+    for (model, task, lr), rs in cells.items():
+        finals = [r["final"]["test/" + r["main_metric"]] for r in rs]
+        higher = rs[0]["higher_is_better"]
+        rows.append({"model": model, "task": task, "lr": lr, "metric": rs[0]["main_metric"],
+                     "params": rs[0]["params"], "state_size": rs[0]["state_size"],
+                     "higher_is_better": higher, "seeds": len(rs),
+                     "best": max(finals) if higher else min(finals),
+                     "median": statistics.median(finals),
+                     "time": statistics.mean(r["time"] for r in rs),
+                     "best_run": max(rs, key=lambda r: r["final"]["test/" + r["main_metric"]]
+                                     * (1 if higher else -1))["run"]})
+    return rows
+
+
+COLUMNS = ("model", "task", "lr", "params", "state_size", "seeds", "metric", "best", "median",
+           "time")
+
+
+def markdown_table(rows: list[dict]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for r in rows:
+        cells = [f"{r[c]:.3f}" if c in ("best", "median") else f"{r[c]:.0f}" if c == "time"
+                 else f"{r[c]:g}" if c == "lr" else str(r[c]) for c in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_tables(rows: list[dict], out: Path) -> None:
+    (out / "results.md").write_text(
+        f"# Sweep results ({out})\n\nFinal test metric per model × task × learning rate; best "
+        f"and median over seeds. Curves: `learning_curves_<task>.png`; size plots: "
+        f"`metric_vs_params.png`, `metric_vs_state_size.png`.\n\n{markdown_table(rows)}\n")
+    with open(out / "results.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=[*COLUMNS, "best_run"])
+        w.writeheader()
+        w.writerows({c: r[c] for c in (*COLUMNS, "best_run")} for r in rows)
+
+
+def plot_sweep(rows: list[dict], out: Path) -> None:
+    """Learning curves of each model's best run per task (at the lr with the best median),
+    and the metric against parameters and state size."""
+    for task in sorted({r["task"] for r in rows}):
+        task_rows = [r for r in rows if r["task"] == task]
+        best = {}
+        for r in sorted(task_rows, key=lambda r: r["median"] * (1 if r["higher_is_better"]
+                                                                  else -1)):
+            best[r["model"]] = r
+        plot_learning_curves({m: out / r["best_run"] for m, r in best.items()},
+                             f"test/{task_rows[0]['metric']}", out / f"learning_curves_{task}.png",
+                             title=f"{task}: best run per model")
+    for x in ("params", "state_size"):
+        plot_metric_vs_size(rows, x, out / f"metric_vs_{x}.png")
