@@ -59,7 +59,7 @@ def favor(x: Tensor, omega: Tensor) -> Tensor:
     return torch.exp(proj - x.square().sum(-1, keepdim=True) / 2) / math.sqrt(omega.shape[0])
 
 
-FEATURE_MAPS: dict[str, Callable[[Tensor], Tensor]] = {
+FEATURE_MAPS: dict[str, Callable[..., Tensor]] = {
     "identity": lambda x: x,
     "elu+1": lambda x: F.elu(x) + 1,
     "silu": F.silu,

@@ -58,16 +58,15 @@ def test_transformer_positions(positions):
             model.step(x[:, 0], state)
 
 
-def test_transformer_needs_positions_to_tell_order():
-    """Without positions causal attention still sees order through the mask; with rope the
-    same tokens in another order give another final output."""
+def test_transformer_positions_tell_order():
+    """With one layer and no positions (NoPE), the last output is a set function of the
+    prefix; with rope, swapping two earlier tokens changes it."""
     torch.manual_seed(0)
     x = torch.tensor([[1, 2, 3, 4]])
     swapped = torch.tensor([[2, 1, 3, 4]])
     for positions, differ in (("rope", True), ("none", False)):
         model = models.build("transformer", d_model=16, n_layers=1, positions=positions)
         model.double()
-        # one layer of NoPE attention: the last output is a set function of the prefix
         diff = (model(x)[0][:, -1] - model(swapped)[0][:, -1]).abs().max()
         assert (diff > 1e-6) == differ
 

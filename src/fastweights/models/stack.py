@@ -13,19 +13,21 @@ residual stream after each block.
 Presets (registry name → settings of ``FastWeightConfig``, equations in
 ``fastweights.layers.fast_weight``):
 
-| name               | rule                 | φ / norm       | gate              | extras          |
-|--------------------|----------------------|----------------|-------------------|-----------------|
-| linear-transformer | sum_rule + attn norm | elu+1 / none   | –                 | no out norm     |
-| deltanet           | delta_rule           | silu / l2      | –                 | β = σ(w_β·x)    |
-| gated-deltanet     | gated_delta_rule     | silu / l2      | scalar (Mamba2)   | output gate     |
-| retnet             | gated_sum_rule       | identity / none| fixed 1 − 2^{−5−h}| output gate     |
-| gla                | gated_sum_rule       | identity / none| per key, rank 16  | output gate     |
-| mamba2-style       | gated_sum_rule       | identity / none| scalar (Mamba2)   | output gate     |
-| deltaproduct       | delta_product_rule   | silu / l2      | –                 | n_householder=2 |
+| name               | rule                 | φ / norm        | gate               | extras       |
+|--------------------|----------------------|-----------------|--------------------|--------------|
+| linear-transformer | sum_rule + attn norm | elu+1 / none    | –                  | no out norm  |
+| deltanet           | delta_rule           | silu / l2       | –                  | β = σ(w_β·x) |
+| gated-deltanet     | gated_delta_rule     | silu / l2       | scalar (Mamba2)    | output gate  |
+| retnet             | gated_sum_rule       | identity / none | fixed 1 − 2^{−5−h} | output gate  |
+| gla                | gated_sum_rule       | identity / none | per key, rank 16   | output gate  |
+| mamba2-style       | gated_sum_rule       | identity / none | scalar (Mamba2)    | output gate  |
+| deltaproduct       | delta_product_rule   | silu / l2       | –                  | n_h = 2      |
 
-Simplifications: RetNet's xPos rotation and GLA's and RetNet's exact normalisers are not
-reproduced (the per-head RMSNorm stands for their group norms); the Mamba2-style preset
-keeps Mamba2's decay α_t = exp(−Δ_t·A) but does not scale the input by Δ_t.
+All presets but retnet and gla keep the short convolution (conv_size = 4), and all but
+linear-transformer the per-head output RMSNorm. Simplifications: RetNet's xPos rotation
+and the exact normalisers of GLA and RetNet are not reproduced (the per-head RMSNorm stands
+for their group norms); the Mamba2-style preset keeps Mamba2's decay α_t = exp(−Δ_t·A) but
+does not scale the input by Δ_t.
 ``transformer`` is the same stack with causal softmax attention and a KV cache; positions
 are rotary (default), learned absolute (``max_len``) or none.
 """
