@@ -63,6 +63,15 @@ def test_train_and_compare(tmp_path, capsys):
     assert "| deltanet |" in out and "| lstm |" in out
     assert (tmp_path / "cmp" / "results.md").read_text().count("|") > 20
     assert (tmp_path / "cmp" / "learning_curves.png").stat().st_size > 1000
+    # a second compare into the same folder reuses finished runs, but only of the same config
+    assert main(["compare", "--models", "deltanet,lstm", "--params", "5000", "--steps", "4",
+                 "--eval-every", "2", "--workers", "1", "--task.test_size=32",
+                 "--out", str(tmp_path / "cmp")]) == 0
+    assert "0 run(s), 2 already finished" not in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["compare", "--models", "deltanet,lstm", "--params", "5000", "--steps", "6",
+              "--eval-every", "2", "--workers", "1", "--task.test_size=32", "--out", str(tmp_path / "cmp")])
+    assert "holds a different experiment (differs in train.steps)" in capsys.readouterr().err
 
 
 def test_lists(capsys):

@@ -118,12 +118,32 @@ def _train_run(exp: Experiment, run_dir: Path) -> dict:
     return train(exp, out=run_dir, progress=False, resume=True)
 
 
+def _check_same_experiment(run_dir: Path, exp: Experiment) -> None:
+    """A run folder is reused only for the experiment it was made for."""
+    path = run_dir / "config.json"
+    if not path.exists():
+        return
+    saved, diff = json.loads(path.read_text()), []
+    for section, value in exp.to_dict().items():
+        if isinstance(value, dict):
+            old = saved.get(section, {})
+            diff += [f"{section}.{k}" for k in sorted(set(value) | set(old))
+                     if value.get(k) != old.get(k)]
+        elif saved.get(section) != value:
+            diff.append(section)
+    if diff:
+        raise ValueError(f"{run_dir} holds a different experiment (differs in "
+                         f"{', '.join(diff)}); choose another output folder or remove that run")
+
+
 def execute(sweep: Sweep, quiet: bool = False) -> list[dict]:
     """Run every configuration of ``sweep`` not yet finished; return every run's summary
     (``result.json`` plus its run name and learning rate), in grid order."""
     runs = sweep.experiments()
     out = Path(sweep.out)
     out.mkdir(parents=True, exist_ok=True)
+    for name, exp in runs:
+        _check_same_experiment(out / name, exp)
     todo = [(name, exp) for name, exp in runs if not (out / name / RESULT).exists()]
     workers = min(sweep.workers, max(len(todo), 1))
     if not quiet:
