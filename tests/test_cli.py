@@ -70,7 +70,8 @@ def test_train_and_compare(tmp_path, capsys):
     assert "0 run(s), 2 already finished" not in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["compare", "--models", "deltanet,lstm", "--params", "5000", "--steps", "6",
-              "--eval-every", "2", "--workers", "1", "--task.test_size=32", "--out", str(tmp_path / "cmp")])
+              "--eval-every", "2", "--workers", "1", "--task.test_size=32",
+              "--out", str(tmp_path / "cmp")])
     assert "holds a different experiment (differs in train.steps)" in capsys.readouterr().err
 
 
