@@ -5,7 +5,7 @@ import pytest
 
 from fastweights.cli import _parser, main
 
-SUBCOMMANDS = ["train", "compare", "sweep", "eval", "models", "tasks"]
+SUBCOMMANDS = ["train", "compare", "sweep", "eval", "reproduce", "models", "tasks"]
 
 
 def test_help_describes_every_option():
