@@ -124,11 +124,13 @@ def _experiment(args, rest: list[str], model: str | None):
 
 
 def _list_models() -> None:
-    print(f"{'model':<20} {'params':>8} {'state':>7}  paper")
+    print(f"{'model':<20} {'params':>8} {'state':>9}  paper")
     for name, spec in models.MODELS.items():
         m = models.build(name)
-        print(f"{name:<20} {m.num_params():>8,} {m.state_size():>7,}  {spec.paper}")
-    print("\nparams and state (floats per sequence) at the default config; config fields:")
+        state = f"{m.state_size():,}" + ("/tok" if m.state_grows else "")
+        print(f"{name:<20} {m.num_params():>8,} {state:>9}  {spec.paper}")
+    print("\nparams and state (floats per sequence; /tok: a KV cache, per token seen) at the "
+          "default config; config fields:")
     for name in models.MODELS:
         cfg = models.make_config(name)
         print(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(cfg).items()))

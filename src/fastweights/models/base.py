@@ -16,7 +16,7 @@ the readout is a linear head. Subclasses implement
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
@@ -42,6 +42,10 @@ class ModelSpec:
 
 
 class SequenceModel(nn.Module):
+    #: True when the state grows with the tokens seen (a KV cache): ``state_size()`` then
+    #: reports floats per token
+    state_grows: ClassVar[bool] = False
+
     def __init__(self, config: ModelConfig, d_model: int):
         super().__init__()
         self.config = config

@@ -20,13 +20,17 @@ def fit_width(name: str, budget: int, max_width: int = 4096, **config) -> int:
     def params(width: int) -> int:
         return models.build(name, **(config | {WIDTH_FIELD: width})).num_params()
 
-    lo, hi = 1, max_width // step
-    if params(lo * step) > budget:
-        raise ValueError(f"{name}: the smallest width ({lo * step}) has {params(lo * step)} "
+    if params(step) > budget:
+        raise ValueError(f"{name}: the smallest width ({step}) has {params(step)} "
                          f"parameters, over the budget of {budget}")
-    # largest multiple m with params(m·step) <= budget, then pick the closer of m and m + 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        lo, hi = (mid, hi) if params(mid * step) <= budget else (lo, mid - 1)
-    candidates = [lo * step] + ([(lo + 1) * step] if lo * step < max_width else [])
+    # double until over budget (never building models far larger than it), then bisect for
+    # the largest multiple m with params(m·step) <= budget; pick the closer of m and m + 1
+    lo, hi = 1, 2
+    while hi * step <= max_width and params(hi * step) <= budget:
+        lo, hi = hi, 2 * hi
+    hi = min(hi, max_width // step + 1)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if params(mid * step) <= budget else (lo, mid)
+    candidates = [lo * step] + ([(lo + 1) * step] if (lo + 1) * step <= max_width else [])
     return min(candidates, key=lambda w: (abs(params(w) - budget), w))

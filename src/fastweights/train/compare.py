@@ -26,7 +26,8 @@ def results_table(results: list[dict]) -> str:
     lines = [f"| model | params | state size (floats) | test {metric} | time (s) |",
              "|---|---:|---:|---:|---:|"]
     for r in results:
-        lines.append(f"| {r['model']} | {r['params']:,} | {r['state_size']:,} | "
+        state = f"{r['state_size']:,}" + (" per token" if r.get("state_grows") else "")
+        lines.append(f"| {r['model']} | {r['params']:,} | {state} | "
                      f"{r['final']['test/' + metric]:.3f} | {r['time']:.0f} |")
     return "\n".join(lines)
 

@@ -152,7 +152,8 @@ def train(exp: Experiment, out: str | Path | None = None, progress: bool = True,
     if board is not None:
         board.close()
     summary = {"model": exp.model, "task": exp.task, "params": model.num_params(),
-               "state_size": model.state_size(), "time": run["elapsed"], "steps": run["step"],
+               "state_size": model.state_size(), "state_grows": model.state_grows,
+               "time": run["elapsed"], "steps": run["step"],
                "main_metric": task.main_metric, "higher_is_better": higher,
                "final": run["history"][-1], "best": run["best"], "history": run["history"]}
     if writer:
