@@ -9,7 +9,7 @@ import importlib
 
 from fastweights.reproduce.report import Report, Reproduction, write_report
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("wave_rnn_copy",)
 
 REPRODUCTIONS: dict[str, Reproduction] = {
     r.name: r for r in (importlib.import_module(f"fastweights.reproduce.{m}").REPRODUCTION
