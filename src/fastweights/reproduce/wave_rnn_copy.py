@@ -65,18 +65,18 @@ def run(quick: bool, workdir: Path, workers: int) -> Report:
 
     if s_wave is None:
         verdict = "not reproduced"
-        summary = (f"the wave-RNN did not reach {THRESHOLD:.0%} recall accuracy within "
+        summary = (f"The wave-RNN did not reach {THRESHOLD:.0%} recall accuracy within "
                    f"{b['steps']} steps at either learning rate (best {wave['best']:.3f}; "
                    f"iRNN best {irnn['best']:.3f}).")
     elif s_irnn is None or s_irnn >= FASTER * s_wave:
         verdict = "reproduced"
-        summary = (f"the wave-RNN reached {THRESHOLD:.0%} recall accuracy at step {s_wave}; the "
+        summary = (f"The wave-RNN reached {THRESHOLD:.0%} recall accuracy at step {s_wave}; the "
                    f"iRNN of the same size " + (f"needed {s_irnn} steps" if s_irnn else
                                                 f"never did within {b['steps']} steps "
                                                 f"(best {irnn['best']:.3f})") + ".")
     else:
         verdict = "partly reproduced"
-        summary = (f"both learned: wave-RNN at step {s_wave}, iRNN at step {s_irnn} "
+        summary = (f"Both learned: wave-RNN at step {s_wave}, iRNN at step {s_irnn} "
                    f"(less than {FASTER:g}× slower).")
 
     body = f"""## Setting and budget
@@ -103,8 +103,9 @@ reaches {THRESHOLD:.0%} recall accuracy and the iRNN needs at least {FASTER:g}×
 {markdown_table(["model", "lr", "params", "state", "steps run", "final acc", "best acc",
                  f"steps to {THRESHOLD:.0%}"], rows)}
 
-Best learning rate: wave-RNN lr {wave['lr']:g} (steps to {THRESHOLD:.0%}: {s_wave}), iRNN lr
-{irnn['lr']:g} (steps to {THRESHOLD:.0%}: {s_irnn}). Chance accuracy is 1/8 = 0.125.
+Best learning rate: wave-RNN lr {wave['lr']:g} (steps to {THRESHOLD:.0%}: {s_wave or 'never'}),
+iRNN lr {irnn['lr']:g} (steps to {THRESHOLD:.0%}: {s_irnn or 'never'}).
+Chance accuracy is 1/8 = 0.125.
 
 ![recall accuracy vs step]({fig.name})
 
