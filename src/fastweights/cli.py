@@ -217,7 +217,8 @@ def _reproduce(args, rest, parser) -> int:
         print(f"== {name}: {repro.claim}", flush=True)
         report = repro.run(args.quick, Path(args.runs) / f"{name}{suffix}", args.workers)
         command = "fastweights reproduce " + name + (" --quick" if args.quick else "")
-        path = write_report(repro, report, command, time.perf_counter() - start, out)
+        path = write_report(repro, report, command, time.perf_counter() - start, out,
+                            args.workers)
         print(f"== {name}: {report.verdict}. {report.summary}\n   report: {path}", flush=True)
     return 0
 

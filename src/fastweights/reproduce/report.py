@@ -8,6 +8,7 @@ claim, the command, the budget, the tables and plots, and the verdict.
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -49,7 +50,7 @@ def _commit() -> str:
 
 
 def write_report(repro: Reproduction, report: Report, command: str, seconds: float,
-                 out_dir: Path) -> Path:
+                 out_dir: Path, workers: int) -> Path:
     """Write ``out_dir/NAME.md`` and copy the report's figures next to it (the body refers to
     them by file name)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -61,7 +62,7 @@ def write_report(repro: Reproduction, report: Report, command: str, seconds: flo
         f"# {repro.name}: {report.verdict}\n\n"
         f"**Claim** ({repro.paper}): {repro.claim}\n\n"
         f"**Verdict: {report.verdict}.** {report.summary}\n\n"
-        f"**Command:** `{command}` (wall time {seconds / 60:.1f} min on {platform.machine()}, "
-        f"{torch.get_num_threads()} thread(s) per process, torch {torch.__version__}, "
-        f"commit {_commit()}).\n\n{report.body.strip()}\n")
+        f"**Command:** `{command}` (wall time {seconds / 60:.1f} min on {platform.machine()} "
+        f"with {os.cpu_count()} cores, {workers} training process(es) in parallel, torch "
+        f"{torch.__version__}, commit {_commit()}).\n\n{report.body.strip()}\n")
     return path
