@@ -134,3 +134,84 @@ def synaptic_energy(model: nn.Module, x: Tensor) -> float:
             G = (cell.rec + cell.alpha * hebb).abs() - cell.rec.abs()
             total = total + torch.einsum("btij,btj->", G, h_prev.square())
         return float(total / (x.shape[0] * x.shape[1]))
+
+
+def input_gradient_norms(model: nn.Module, x: Tensor, y: Tensor, source: int = 0) -> list[float]:
+    """‖∂L_t/∂x_source‖ for every scored output step t (mean over the batch): how much the
+    loss at step t still reaches back to the input at step ``source``. Scored steps are those
+    whose targets are not NaN (regression tasks such as ``hds``)."""
+    model.eval()
+    x = x.clone().requires_grad_(True)
+    out = model(x)[0]  # [B, T, d]
+    steps = [t for t in range(x.shape[1]) if not torch.isnan(y[:, t]).any()]
+    norms = []
+    for t in steps:
+        loss = (out[:, t] - y[:, t]).square().mean(-1).sum()
+        (g,) = torch.autograd.grad(loss, x, retain_graph=True)
+        norms.append(float(g[:, source].norm(dim=-1).mean()))
+    return norms
+
+
+def krylov_basis(w_hh: Tensor, w_in: Tensor, n_blocks: int) -> Tensor:
+    """B = [W_in, W_hh W_in, …, W_hh^{s−1} W_in] ``[d_h, s·d_in]``: the Krylov basis in which
+    Karuvally et al. read an Elman RNN's hidden state (block k holds the input of k steps
+    ago when the RNN is a wave)."""
+    blocks, b = [], w_in
+    for _ in range(n_blocks):
+        blocks.append(b)
+        b = w_hh @ b
+    return torch.cat(blocks, dim=1)
+
+
+def krylov_wave_map(model: nn.Module, x: Tensor, n_blocks: int, d_in: int,
+                    eps: float = 1e-3) -> Tensor:
+    """How a small change of the first input vector travels through an Elman RNN's hidden
+    state, read in the Krylov basis of its input weights: ``[n_blocks, T]``, the norm of the
+    basis coefficients of block k at step t (mean over the batch), each step's column summing
+    to 1. A traveling wave is the diagonal k = t."""
+    cell = model.cell
+    w_in, w_hh = cell.inp.weight[:, :d_in], cell.rec
+    B = krylov_basis(w_hh.detach(), w_in.detach(), n_blocks)
+    with torch.no_grad():
+        _, _, base = model(x, return_intermediates=True)
+        x2 = x.clone()
+        x2[:, 0, :d_in] = x2[:, 0, :d_in] * (1 + eps)
+        _, _, moved = model(x2, return_intermediates=True)
+        dh = (moved.h - base.h) / eps  # [batch, T, d_h]
+        coef = torch.einsum("kh,bth->btk", torch.linalg.pinv(B), dh)
+        blocks = coef.reshape(*coef.shape[:2], n_blocks, d_in).norm(dim=-1)  # [b, T, s]
+        heat = blocks.mean(0).T  # [s, T]
+        return heat / heat.sum(0, keepdim=True).clamp_min(1e-12)
+
+
+def plot_krylov_wave(heat: Tensor, path: str | Path, title: str = "") -> Path:
+    """The Krylov-basis projection of an RNN's hidden state as a heat map (block vs step);
+    a diagonal stripe is a traveling wave."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    im = ax.imshow(heat.numpy(), aspect="auto", origin="lower", cmap="viridis")
+    ax.set_xlabel("time step t (perturbed input at t = 0)")
+    ax.set_ylabel("Krylov block k (W_hh^k W_in)")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, label="share of the perturbation")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_gradient_norms(norms: dict[str, list[float]], lags: list[int], path: str | Path,
+                        title: str = "") -> Path:
+    """Gradient norm of the loss at each output step with respect to the first input, one line
+    per model, against the lag (log scale)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, values in norms.items():
+        ax.semilogy(lags, [max(v, 1e-12) for v in values], marker="o", ms=3, label=label)
+    ax.set_xlabel("lag from the first input to the output step")
+    ax.set_ylabel("‖∂L_t / ∂x_1‖")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
