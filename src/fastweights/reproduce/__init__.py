@@ -9,8 +9,7 @@ import importlib
 
 from fastweights.reproduce.report import Report, Reproduction, write_report
 
-MODULES: tuple[str, ...] = ("wave_rnn_copy", "stpn_retrieval", "waves", "capacity",
-                            "negative_eigenvalues", "recall_vs_state")
+MODULES: tuple[str, ...] = ("wave_rnn_copy", "stpn_retrieval", "waves", "capacity")
 
 REPRODUCTIONS: dict[str, Reproduction] = {
     r.name: r for r in (importlib.import_module(f"fastweights.reproduce.{m}").REPRODUCTION
