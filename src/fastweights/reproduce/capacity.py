@@ -29,7 +29,9 @@ SETTING1 = [
      D),
     ("sum rule, DPFP ν=2", "linear-transformer",
      LAYER | {"feature_map": "dpfp", "dpfp_nu": 2, "conv_size": 2}, 4 * D),
-    ("softmax attention", "transformer", LAYER, None),
+    # two layers: without a short convolution, one attention layer cannot bind a value token
+    # to the key token before it (an induction head needs two)
+    ("softmax attention (2 layers)", "transformer", LAYER | {"n_layers": 2}, None),
 ]
 SETTING2 = [
     ("sum rule, ELU+1", "linear-transformer", LAYER | {"feature_map": "elu+1", "conv_size": 2},
@@ -136,7 +138,8 @@ def run(quick: bool, workdir: Path, workers: int) -> Report:
         f"| memory | one fast-weight layer, d_key = 64 | one layer, d_model = d_head = {D}, one "
         "head; short conv (size 2), so a value token's key is the token before it; MLP block |",
         f"| feature maps | linear, ELU+1, FAVOR+, DPFP(ν = 1…3) | ELU+1 (d_dot = {D}), DPFP ν=2 "
-        f"(d_dot = {4 * D}), softmax attention |",
+        f"(d_dot = {4 * D}), softmax attention (two layers: with no short convolution, one "
+        "attention layer cannot bind a value token to the key before it) |",
         f"| S (setting 1) | 20 … 600 | {', '.join(map(str, sizes1))} |",
         f"| S (setting 2, 2S writes) | 20 … 200 | {', '.join(map(str, sizes2))} |",
         "| inputs | random key/value vectors | token ids: keys 0…S−1, 16 values; every key "
