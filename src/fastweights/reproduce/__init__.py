@@ -9,7 +9,7 @@ import importlib
 
 from fastweights.reproduce.report import Report, Reproduction, write_report
 
-MODULES: tuple[str, ...] = ("wave_rnn_copy", "stpn_retrieval", "waves",
+MODULES: tuple[str, ...] = ("wave_rnn_copy", "stpn_retrieval", "waves", "formal_languages",
                             "capacity", "negative_eigenvalues", "recall_vs_state")
 
 REPRODUCTIONS: dict[str, Reproduction] = {
