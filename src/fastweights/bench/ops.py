@@ -261,7 +261,15 @@ q = torch.randn(B, T, H, K, generator=g, requires_grad=True)
 k = F.normalize(torch.randn(B, T, H, K, generator=g), dim=-1).requires_grad_()
 v = torch.randn(B, T, H, V, generator=g, requires_grad=True)
 beta = torch.rand(B, T, H, generator=g, requires_grad=True)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak_rss():
+    # VmHWM, the peak resident set of this process image, in KiB; unlike ru_maxrss it is
+    # not inherited from the parent across fork/exec
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_rss()
 saved = {{}}
 def pack(t):
     saved[(t.untyped_storage().data_ptr(), t.dtype)] = t.untyped_storage().nbytes()
@@ -269,7 +277,7 @@ def pack(t):
 with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
     o, _ = delta_rule(q, k, v, beta, form="chunk", chunk_size=C)
 o.sum().backward()
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after = peak_rss()
 print(json.dumps({{"rss_growth": (after - before) * 1024, "saved": sum(saved.values())}}))
 """
 
