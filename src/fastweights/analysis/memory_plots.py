@@ -201,13 +201,13 @@ def plot_krylov_wave(heat: Tensor, path: str | Path, title: str = "") -> Path:
 
 def plot_gradient_norms(norms: dict[str, list[float]], lags: list[int], path: str | Path,
                         title: str = "") -> Path:
-    """Gradient norm of the loss at each output step with respect to the first input, one line
-    per model, against the lag (log scale)."""
+    """Norm of the state's gradient with respect to the first input, one line per model,
+    against the lag (log scale)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, values in norms.items():
         ax.semilogy(lags, [max(v, 1e-12) for v in values], marker="o", ms=3, label=label)
-    ax.set_xlabel("lag from the first input to the output step")
-    ax.set_ylabel("‖∂L_t / ∂x_1‖")
+    ax.set_xlabel("lag from the first input (steps)")
+    ax.set_ylabel("‖∂state_t / ∂x_1‖")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -215,3 +215,32 @@ def plot_gradient_norms(norms: dict[str, list[float]], lags: list[int], path: st
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
+
+
+def _state_trajectory(inter) -> Tensor:
+    """The recurrent state after each step, flattened to ``[B, T, n]``, from a model's
+    intermediates (a wave field, or hidden and cell states)."""
+    fields = ("field",) if hasattr(inter, "field") else ("h", "c")
+    parts = [getattr(inter, f) for f in fields if hasattr(inter, f)]
+    return torch.cat([p.flatten(2) for p in parts], dim=-1)
+
+
+def state_gradient_norms(model: nn.Module, x: Tensor, source: int = 0, probes: int = 4,
+                         seed: int = 0) -> list[float]:
+    """‖∂state_t/∂x_source‖_F for t = source … T−1 (mean over the batch): how strongly the
+    recurrent state at step t still depends on the input at step ``source``, which bounds the
+    gradient any loss at step t can send back to it. Estimated with Gaussian probes r
+    (E‖Jᵀr‖² = ‖J‖_F²)."""
+    model.eval()
+    x = x.clone().requires_grad_(True)
+    states = _state_trajectory(model(x, return_intermediates=True)[2])  # [B, T, n]
+    g = torch.Generator().manual_seed(seed)
+    norms = []
+    for t in range(source, x.shape[1]):
+        sq = torch.zeros(x.shape[0])
+        for _ in range(probes):
+            r = torch.randn(states[:, t].shape, generator=g)
+            (grad,) = torch.autograd.grad((states[:, t] * r).sum(), x, retain_graph=True)
+            sq = sq + grad[:, source].square().sum(-1)
+        norms.append(float((sq / probes).sqrt().mean()))
+    return norms
