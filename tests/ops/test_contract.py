@@ -181,7 +181,7 @@ def test_strong_gates_stay_finite_and_exact(variant):
 
 
 @pytest.mark.parametrize("variant", ALL)
-def test_auto_picks_chunk_for_long_and_recurrent_for_short(variant, monkeypatch):
+def test_auto_picks_recurrent_for_one_step_and_chunk_otherwise(variant, monkeypatch):
     rule = op_cases.VARIANTS[variant][0]
     forms = op_cases.RULES[rule]["forms"]
     used = []
@@ -190,8 +190,9 @@ def test_auto_picks_chunk_for_long_and_recurrent_for_short(variant, monkeypatch)
         monkeypatch.setitem(forms, name, lambda *a, _n=name, _f=impl, **k: (used.append(_n),
                                                                              _f(*a, **k))[1])
     op_cases.call(variant, op_cases.make_inputs(variant, T=1), chunk_size=8)
+    op_cases.call(variant, op_cases.make_inputs(variant, T=2), chunk_size=8)
     op_cases.call(variant, op_cases.make_inputs(variant, T=9), chunk_size=8)
-    assert used == ["recurrent", "chunk"]
+    assert used == ["recurrent", "chunk", "chunk"]
 
 
 def _bad(variant, **changes):

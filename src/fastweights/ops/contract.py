@@ -123,15 +123,36 @@ def check_chunk_size(chunk_size: int) -> None:
         _fail(f"chunk_size must be a positive integer, got {chunk_size!r}")
 
 
-def resolve_form(form: str, T: int, available: Sequence[str], chunk_size: int) -> str:
-    """Map ``form`` to one of the rule's implemented forms; "auto" = chunk when T > chunk_size."""
+def resolve_form(form: str, T: int, available: Sequence[str]) -> str:
+    """Map ``form`` to one of the rule's implemented forms.
+
+    "auto" is the recurrent form for a single step (streaming) and the chunk form for any
+    longer sequence: on CPU the chunk form is already the faster one, forward + backward,
+    from T = 2 or 4 on (every rule at B=64, H=4, K=16, one thread), and a sequence shorter
+    than ``chunk_size`` is one chunk.
+    """
     if form not in FORMS:
         _fail(f"form must be one of {FORMS}, got {form!r}")
     if form == "auto":
-        return "chunk" if "chunk" in available and T > chunk_size else "recurrent"
+        return "chunk" if "chunk" in available and T > 1 else "recurrent"
     if form not in available:
         _fail(f"form {form!r} is not implemented for this rule; available: {tuple(available)}")
     return form
+
+
+def dispatch(forms: dict[str, Callable[..., tuple[Tensor, Tensor | None]]], form: str,
+             seqs: Sequence[Tensor], *, T: int, scale: float, chunk_size: int,
+             initial_state: Tensor | None, output_final_state: bool,
+             cu_seqlens: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """Run the form of a rule that ``form`` picks (``resolve_form``) on validated inputs
+    ``seqs`` ([B, T, ...] each, in the form's argument order), whole or packed."""
+    name = resolve_form(form, T, tuple(forms))
+    kwargs = {"scale": scale} | ({"chunk_size": chunk_size} if name == "chunk" else {})
+    if cu_seqlens is None:
+        return forms[name](*seqs, initial_state=initial_state,
+                           output_final_state=output_final_state, **kwargs)
+    return run_varlen(forms[name], cu_seqlens, seqs, initial_state, output_final_state,
+                      **kwargs)
 
 
 def compute_dtype(x: Tensor) -> torch.dtype:
@@ -141,23 +162,21 @@ def compute_dtype(x: Tensor) -> torch.dtype:
 
 def run_varlen(fn: Callable[..., tuple[Tensor, Tensor | None]], cu_seqlens: Tensor,
                seqs: Sequence[Tensor], initial_state: Tensor | None,
-               output_final_state: bool, *, zero_pad_neutral: bool = False,
-               **kwargs) -> tuple[Tensor, Tensor | None]:
+               output_final_state: bool, **kwargs) -> tuple[Tensor, Tensor | None]:
     """Run ``fn`` on each packed sequence alone and stitch the outputs back along T.
 
     ``seqs`` are the [1, T, H, ...] inputs; sequence n gets ``initial_state[n]`` and returns
     its own final state, so the result equals running every sequence on its own.
 
-    ``zero_pad_neutral=True`` declares that a step whose inputs are all zero leaves the state
-    unchanged (true of every rule in ``fastweights.ops``: k = 0, β = 0, g = 0 write nothing
-    and decay nothing). The sequences are then right-padded with zeros into one batch
-    [N, max length, ...] and run in a single call, unless padding would more than double
-    the work, in which case they run one by one.
+    A step whose inputs are all zero leaves the state unchanged in every rule here (k = 0,
+    β = 0, g = 0 write nothing and decay nothing), so the sequences are right-padded with
+    zeros into one batch [N, max length, ...] and run in a single call, unless padding would
+    more than double the work, in which case they run one by one.
     """
     offsets = cu_seqlens.tolist()
     lengths = [b - a for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
     N, L = len(lengths), max(lengths)
-    if zero_pad_neutral and N > 1 and N * L <= 2 * offsets[-1]:
+    if N > 1 and N * L <= 2 * offsets[-1]:
         return _run_padded(fn, offsets, lengths, seqs, initial_state, output_final_state,
                            **kwargs)
     outs, finals = [], []

@@ -252,12 +252,6 @@ def delta_rule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, *, scale: float | 
     contract.check_chunk_size(chunk_size)
     n = contract.check_cu_seqlens(cu_seqlens, B, T)
     contract.check_state(initial_state, n, H, K, V, q)
-    name = contract.resolve_form(form, T, tuple(FORMS), chunk_size)
-    impl = FORMS[name]
-    kwargs = {"scale": K**-0.5 if scale is None else scale}
-    kwargs |= {"chunk_size": chunk_size} if name == "chunk" else {}
-    if cu_seqlens is None:
-        return impl(q, k, v, beta, initial_state=initial_state,
-                    output_final_state=output_final_state, **kwargs)
-    return contract.run_varlen(impl, cu_seqlens, (q, k, v, beta), initial_state,
-                               output_final_state, zero_pad_neutral=True, **kwargs)
+    return contract.dispatch(FORMS, form, (q, k, v, beta), T=T, scale=K**-0.5 if scale is None
+                             else scale, chunk_size=chunk_size, initial_state=initial_state,
+                             output_final_state=output_final_state, cu_seqlens=cu_seqlens)

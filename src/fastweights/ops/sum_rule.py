@@ -197,18 +197,12 @@ def sum_rule(q: Tensor, k: Tensor, v: Tensor, *, normalize: bool = False,
     contract.check_chunk_size(chunk_size)
     n = contract.check_cu_seqlens(cu_seqlens, B, T)
     contract.check_state(initial_state, n, H, K, V + 1 if normalize else V, q)
-    name = contract.resolve_form(form, T, tuple(FORMS), chunk_size)
-    impl = FORMS[name]
     scale = K**-0.5 if scale is None else scale
     if normalize:
         v = torch.cat([v, v.new_ones(B, T, H, 1)], dim=-1)
-    kwargs = {"scale": scale} | ({"chunk_size": chunk_size} if name == "chunk" else {})
-    if cu_seqlens is None:
-        o, S = impl(q, k, v, initial_state=initial_state,
-                    output_final_state=output_final_state, **kwargs)
-    else:
-        o, S = contract.run_varlen(impl, cu_seqlens, (q, k, v), initial_state,
-                                   output_final_state, zero_pad_neutral=True, **kwargs)
+    o, S = contract.dispatch(FORMS, form, (q, k, v), T=T, scale=scale, chunk_size=chunk_size,
+                             initial_state=initial_state,
+                             output_final_state=output_final_state, cu_seqlens=cu_seqlens)
     if normalize:
         o = o[..., :V] / (o[..., V:] + scale * NORMALIZE_EPS)
     return o.to(q.dtype), S
