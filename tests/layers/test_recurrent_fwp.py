@@ -7,6 +7,7 @@ import torch
 from fastweights.layers.recurrent_fwp import (
     DeltaLSTM,
     DeltaRNN,
+    RDNConfig,
     RecurrentDeltaNet,
     RecurrentFWPConfig,
 )
@@ -85,21 +86,27 @@ def test_delta_lstm_matches_transcription():
         torch.testing.assert_close(c_f[b], c, rtol=1e-12, atol=1e-12)
 
 
-def test_rdn_matches_transcription():
-    layer = _layer(RecurrentDeltaNet)
+@pytest.mark.parametrize("n_heads", [1, 2])
+def test_rdn_matches_transcription(n_heads):
+    torch.manual_seed(0)
+    layer = RecurrentDeltaNet(I, RDNConfig(d_model=D, n_heads=n_heads)).double()
     x = _x()
     y, (W_f, _) = layer(x)
-    Wx, bx, Rs = layer.slow.weight, layer.slow.bias, layer.rec.weight
+    H, dh = n_heads, D // n_heads
+    Wx, bx = layer.slow.weight.view(H, 3 * dh + 1, I), layer.slow.bias.view(H, 3 * dh + 1)
     for b in range(B):
-        W, y_prev = torch.zeros(D, D, dtype=torch.float64), torch.zeros(D, dtype=torch.float64)
-        for t in range(T):
-            s = torch.tanh(y_prev)
-            p = Wx @ x[b, t] + bx + Rs @ s
-            q, k, v, beta = softmax(p[:D]), softmax(p[D:2 * D]), p[2 * D:3 * D], sigmoid(p[-1])
-            W = delta(W, k, v, beta)
-            y_prev = W @ q
-            torch.testing.assert_close(y[b, t], y_prev, rtol=1e-12, atol=1e-12)
-        torch.testing.assert_close(W_f[b], W, rtol=1e-12, atol=1e-12)
+        for h in range(H):
+            Rs = layer.rec[h]  # head h's rows, reading head h's units only
+            W, y_h = torch.zeros(dh, dh, dtype=torch.float64), torch.zeros(dh, dtype=torch.float64)
+            for t in range(T):
+                s = torch.tanh(y_h)
+                p = Wx[h] @ x[b, t] + bx[h] + Rs @ s
+                q, k, v = softmax(p[:dh]), softmax(p[dh:2 * dh]), p[2 * dh:3 * dh]
+                W = delta(W, k, v, sigmoid(p[-1]))
+                y_h = W @ q
+                torch.testing.assert_close(y[b, t, h * dh:(h + 1) * dh], y_h,
+                                           rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(W_f[b, h], W, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("cls", [DeltaRNN, DeltaLSTM, RecurrentDeltaNet])

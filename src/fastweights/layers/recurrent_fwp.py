@@ -33,15 +33,25 @@ Recurrent Delta Net (``rdn``), state (W ∈ ℝ^{d×d}, y ∈ ℝ^d): the slow n
     β = σ(w_β x_t + r_β s)
     W_t = W_{t−1} + β (v − W_{t−1} k) ⊗ k,   y_t = W_t q
 
+with ``n_heads`` heads as in the authors' layer (``RecUpdateTanhFastFFlayer``, IDSIA/recurrent-fwp
+and IDSIA/fwp-formal-lang): the above runs per head on d_h = d / n_heads units, head h's R
+reading only its own slice of s (R block-diagonal), y the heads concatenated; W is then
+[n_heads, d_h, d_h]. The recurrent weights R are initialised N(0, 1/d_h) as there. Heads
+matter: with near-uniform softmax keys and queries at initialisation k·q ≈ 1/d_h, so y and
+the recurrent signal tanh(y) shrink with the head width; one head of width 32 did not learn
+parity in 1,500 steps (sequence accuracy 0.18) where 4 heads of width 8 (the default) did in
+500–750 (1.00 on lengths 1–24 and 25–50).
+
 | paper | here |
 |---|---|
 | W_q, W_k, W_v, w_β (+ biases) | ``slow`` (rows in the order listed) |
-| R_q, R_k, R_v, r_β | ``rec`` (RDN) |
+| R_q, R_k, R_v, r_β | ``rec`` (RDN; [n_heads, 3 d_h + 1, d_h]) |
 | d | ``d_model`` |
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -57,6 +67,17 @@ class RecurrentFWPConfig:
     def __post_init__(self) -> None:
         if self.d_model < 1:
             raise ValueError(f"d_model must be >= 1, got {self.d_model}")
+
+
+@dataclass
+class RDNConfig(RecurrentFWPConfig):
+    n_heads: int = 4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_heads < 1 or self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of "
+                             f"n_heads ({self.n_heads})")
 
 
 def delta_update(W: Tensor, k: Tensor, v: Tensor, beta: Tensor) -> Tensor:
@@ -138,29 +159,33 @@ class DeltaLSTM(RecurrentCell):
 
 @dataclass
 class RDNIntermediates:
-    W: Tensor  # [B, T, d, d]
+    W: Tensor  # [B, T, n_heads, d_h, d_h]
 
 
 class RecurrentDeltaNet(RecurrentCell):
     Intermediates = RDNIntermediates
 
-    def __init__(self, input_size: int, config: RecurrentFWPConfig):
+    def __init__(self, input_size: int, config: RDNConfig):
         super().__init__()
-        d = self.d = self.out_size = config.d_model
-        self.slow = nn.Linear(input_size, 3 * d + 1)
-        self.rec = nn.Linear(d, 3 * d + 1, bias=False)
+        self.d = self.out_size = config.d_model
+        H = self.H = getattr(config, "n_heads", 1)
+        dh = self.dh = self.d // H
+        self.slow = nn.Linear(input_size, H * (3 * dh + 1))
+        self.rec = nn.Parameter(torch.randn(H, 3 * dh + 1, dh) / math.sqrt(dh))
 
     def initial_state(self, x: Tensor) -> State:
-        B, d = x.shape[0], self.d
-        return x.new_zeros(B, d, d), x.new_zeros(B, d)
+        B = x.shape[0]
+        return x.new_zeros(B, self.H, self.dh, self.dh), x.new_zeros(B, self.d)
 
     def state_size(self) -> int:
-        return self.d * self.d + self.d
+        return self.H * self.dh * self.dh + self.d
 
     def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
         W, y = state
-        d = self.d
-        q, k, v, b = (self.slow(x_t) + self.rec(torch.tanh(y))).split([d, d, d, 1], dim=-1)
-        W = delta_update(W, k.softmax(-1), v, torch.sigmoid(b[:, 0]))
-        y = matvec(W, q.softmax(-1))
+        B, H, dh = x_t.shape[0], self.H, self.dh
+        s = torch.tanh(y).view(B, H, dh)
+        p = self.slow(x_t).view(B, H, 3 * dh + 1) + torch.einsum("hoi,bhi->bho", self.rec, s)
+        q, k, v, b = p.split([dh, dh, dh, 1], dim=-1)
+        W = delta_update(W, k.softmax(-1), v, torch.sigmoid(b[..., 0]))
+        y = matvec(W, q.softmax(-1)).reshape(B, H * dh)
         return y, (W, y), {"W": W} if internals else {}

@@ -32,6 +32,7 @@ from fastweights.layers.plasticity import (
 from fastweights.layers.recurrent_fwp import (
     DeltaLSTM,
     DeltaRNN,
+    RDNConfig,
     RecurrentDeltaNet,
     RecurrentFWPConfig,
 )
@@ -86,7 +87,7 @@ class DeltaLSTMModelConfig(ModelConfig, RecurrentFWPConfig):
 
 
 @dataclass
-class RDNModelConfig(ModelConfig, RecurrentFWPConfig):
+class RDNModelConfig(ModelConfig, RDNConfig):
     cell: ClassVar[type] = RecurrentDeltaNet
 
 
