@@ -147,8 +147,8 @@ def _train(args, rest, parser) -> int:
             parser.error(f"--resume {run_dir}: no config.json there (not a run folder)")
         if rest or args.config:
             parser.error("--resume continues a run with its saved config; drop other options")
-        exp, out = Experiment.from_dict(json.loads((run_dir / "config.json").read_text())), \
-            run_dir
+        exp = Experiment.from_dict(json.loads((run_dir / "config.json").read_text()))
+        out = run_dir
     else:
         exp = _experiment(args, rest, args.model)
         out = Path(args.out or f"runs/{exp.model}-{exp.task}-s{exp.train.seed}")

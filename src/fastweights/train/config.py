@@ -180,13 +180,14 @@ def resolve(file: dict | None = None, flags: dict[str, dict] | None = None,
 
     ``model`` / ``task`` (from ``--model NAME`` / ``--task NAME``) override the file's names.
     """
-    file, flags = file or {}, flags or {dict_key: {} for dict_key in SECTIONS}
+    file, flags = file or {}, flags or {}
     unknown = sorted(set(file) - set(SECTIONS))
     if unknown:
         raise ValueError(f"unknown config section(s) {unknown}; sections: {', '.join(SECTIONS)}")
     sections = {s: dict(file.get(s, {})) for s in SECTIONS}
     model = model or sections["model"].pop("name", Experiment.model)
     task = task or sections["task"].pop("name", Experiment.task)
+    # a name given on the command line overrides the file's; the file's is not a field
     sections["model"].pop("name", None)
     sections["task"].pop("name", None)
     if model not in models.MODELS:

@@ -72,7 +72,7 @@ class Sweep:
         """The grid as (run name, validated experiment) pairs; bad entries raise here."""
         if not self.workers >= 1:
             raise ValueError(f"sweep workers must be >= 1, got {self.workers}")
-        runs = []
+        runs, train_cfg = [], convert(TrainConfig, self.train, "train")
         for task in self.tasks:
             if task not in tasks.TASKS:
                 raise ValueError(f"unknown task {task!r}; available: "
@@ -89,7 +89,6 @@ class Sweep:
                                                      **Experiment.model_sizes(the_task))
                 for lr in self.lrs:
                     for seed in self.seeds:
-                        train_cfg = convert(TrainConfig, self.train, "train")
                         exp = Experiment(model, task, dict(model_cfg), dict(task_cfg),
                                          TrainConfig(**(train_cfg | {"lr": lr, "seed": seed})))
                         exp.validate()
