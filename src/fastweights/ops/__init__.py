@@ -10,7 +10,7 @@ from fastweights.ops import gated_delta_rule as _gated_delta
 from fastweights.ops import gated_sum_rule as _gated_sum
 from fastweights.ops import sum_rule as _sum
 from fastweights.ops.delta_product_rule import delta_product_rule
-from fastweights.ops.delta_rule import delta_rule
+from fastweights.ops.delta_rule import delta_rule, delta_step
 from fastweights.ops.gated_delta_rule import gated_delta_rule
 from fastweights.ops.gated_sum_rule import gated_sum_rule
 from fastweights.ops.sum_rule import sum_rule
@@ -23,5 +23,5 @@ RULES = {
     "delta_product_rule": {"fn": delta_product_rule, "forms": _delta_product.FORMS},
 }
 
-__all__ = ["RULES", "delta_product_rule", "delta_rule", "gated_delta_rule", "gated_sum_rule",
-           "sum_rule"]
+__all__ = ["RULES", "delta_product_rule", "delta_rule", "delta_step", "gated_delta_rule",
+           "gated_sum_rule", "sum_rule"]

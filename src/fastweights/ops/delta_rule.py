@@ -255,3 +255,13 @@ def delta_rule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, *, scale: float | 
     return contract.dispatch(FORMS, form, (q, k, v, beta), T=T, scale=K**-0.5 if scale is None
                              else scale, chunk_size=chunk_size, initial_state=initial_state,
                              output_final_state=output_final_state, cu_seqlens=cu_seqlens)
+
+
+def delta_step(S: Tensor, k: Tensor, v: Tensor, beta: Tensor) -> Tensor:
+    """One delta-rule write: S ← S + β k (v − Sᵀk)ᵀ = (I − β k kᵀ) S + β k vᵀ.
+
+    S: [..., K, V]; k: [..., K]; v: [..., V]; beta: [...]. The one copy of the update that
+    the ops' references, DeltaProduct, the recurrent FWP cells and the SRWM share.
+    """
+    v_old = torch.einsum("...k,...kv->...v", k, S)
+    return S + torch.einsum("...k,...v->...kv", k, beta.unsqueeze(-1) * (v - v_old))
