@@ -24,9 +24,10 @@ def outputs_and_grads(fn, args, state, **kw):
     o, S = fn(*args, initial_state=init, output_final_state=True, **kw)
     S = _as_tuple(S)
     gen = torch.Generator().manual_seed(1)
-    loss = (o * torch.randn(o.shape, generator=gen, dtype=torch.float64).to(o.dtype)).sum()
-    for s in S:
-        loss = loss + (s * torch.randn(s.shape, generator=gen, dtype=torch.float64).to(s.dtype)).sum()
+    def weights(x):
+        return torch.randn(x.shape, generator=gen, dtype=torch.float64).to(x.dtype)
+
+    loss = (o * weights(o)).sum() + sum((s * weights(s)).sum() for s in S)
     leaves = args + list(s0 or ())
     grads = torch.autograd.grad(loss, leaves, allow_unused=True)
     return o.detach(), tuple(s.detach() for s in S), grads

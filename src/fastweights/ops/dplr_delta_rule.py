@@ -23,7 +23,8 @@ gk = 0, a = −k, b = β k is the delta rule; gk = 0 alone is IPLR.
 Forms. In a block of C steps from S₀ let Γ_t = Σ_{r≤t} gk_r (per key, restarted at each
 block) and u_t = a_tᵀ S_{t−1} (the value read, [C, V] stacked). Unrolled,
 S_t = e^{Γ_t} ⊙ S₀ + Σ_{s≤t} e^{Γ_t − Γ_s} ⊙ (b_s u_sᵀ + k_s v_sᵀ), hence with the decayed
-scores X·Y[t, s] = Σ_κ x_tκ y_sκ e^{Γ'_tκ − Γ_sκ} (``decayed_scores``):
+scores X·Y[t, s] = Σ_κ x_tκ y_sκ e^{Γ'_tκ − Γ_sκ} (``decayed_scores``; Γ is summed in
+float64 so that one extreme gate in a block costs the differences no digits):
 
     (I − StrictTril(a·b)) U = (a ⊙ e^{Γ_{t−1}}) S₀ + StrictTril(a·k) V   [Γ' = Γ_{t−1}]
     O   = scale · ((q ⊙ e^{Γ}) S₀ + Tril(q·b) U + Tril(q·k) V)            [Γ' = Γ_t]
@@ -65,44 +66,45 @@ def dplr_delta_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Ten
     return o.to(dtype), (S if output_final_state else None)
 
 
-def decayed_scores(x: Tensor, y: Tensor, g: Tensor, *, shift: bool, sub: int = 8) -> Tensor:
-    """A[p, t, s] = Σ_κ x_tκ y_{p,sκ} exp(Σ_{s<r≤t'} g_rκ) for s ≤ t', t' = t − 1 if ``shift``
-    else t (0 elsewhere): decayed scores inside one block of per-key log-gates g ≤ 0.
+def decayed_scores(x: Tensor, y: Tensor, bx: Tensor, by: Tensor, *, strict: bool,
+                   sub: int = 8) -> Tensor:
+    """A[p, t, s] = Σ_κ x_tκ y_{p,sκ} exp(bx_tκ − by_sκ) for s ≤ t (s < t if ``strict``), else 0.
 
-    x, g: [..., C, K]; y: [P, ..., C, K] (P score matrices sharing the decays); returns
-    [P, ..., C, C]. Every exponent is a sum of gates, never a difference of two cumulative
-    sums, so one extreme gate (g = −1e4) costs no precision elsewhere. As in GLA (Yang et
-    al. 2024) the block is cut into sub-blocks of ``sub`` steps: inside one the pairwise
-    sums come from ``contract.segsum``; between sub-block j and a later i the decay splits
-    into the sum from the start of i to t' and the sum from s to the end of i − 1, two
-    factors ≤ 1, so that block is a matmul.
+    x: [..., C, K]; y: [P, ..., C, K] (P score matrices sharing the decays); bx, by: float64
+    cumulative log-gates [..., C, K] with bx_t ≤ by_s for s < t (and s = t unless strict):
+    by non-increasing, bx = by or by one step behind. Returns [P, ..., C, C] in x's dtype.
+    Differences are taken in float64, so a cumulative sum that carries one extreme gate
+    (g = −1e4) loses no digits. As in GLA (Yang et al. 2024) the block is cut into sub-blocks
+    of ``sub`` steps: inside one the pairwise terms are formed directly; between sub-block j
+    and a later i the decay splits at r_i = by just before i starts (r_0 = 0),
+    exp(bx_t − r_i) · exp(r_i − by_s), two factors ≤ 1, so that block is a matmul.
     """
-    C, K = g.shape[-2:]
+    C, K = x.shape[-2:]
     if C % sub:
         sub = C
     n = C // sub
-    lead = g.shape[:-2]
-    xs, gs = (t.reshape(*lead, n, sub, K) for t in (x, g))  # [..., n, sub, K]
+    lead, ct = x.shape[:-2], x.dtype
+    xs, bxs, bys = (t.reshape(*lead, n, sub, K) for t in (x, bx, by))  # [..., n, sub, K]
     ys = y.reshape(y.shape[0], *lead, n, sub, K)
-    seg = contract.segsum(gs.movedim(-1, -2))  # [..., n, K, t, s]
-    if shift:
-        seg = torch.cat([torch.full_like(seg[..., :1, :], float("-inf")), seg[..., :-1, :]], -2)
-    diag = torch.einsum("...itk,p...isk,...ikts->p...its", xs, ys, seg.exp())
+    mask = torch.ones(sub, sub, dtype=torch.bool, device=x.device).tril(-1 if strict else 0)
+    diff = (bxs[..., :, None, :] - bys[..., None, :, :]).masked_fill(~mask[..., None],
+                                                                      float("-inf"))
+    # (x ⊙ decay) then the product with y and a sum over κ: cheaper than a 3-way einsum
+    xe = xs[..., :, None, :] * diff.exp().to(ct)  # [..., n, t, s, K]
+    diag = (xe.unsqueeze(0) * ys[..., None, :, :]).sum(-1)  # [P, ..., n, t, s]
     if n == 1:
         return diag.reshape(y.shape[0], *lead, C, C)
-    cum = gs.cumsum(-2)
-    head = torch.cat([torch.zeros_like(cum[..., :1, :]), cum[..., :-1, :]], -2) if shift else cum
-    rev = gs.flip(-2).cumsum(-2).flip(-2)
-    tail = torch.cat([rev[..., 1:, :], torch.zeros_like(rev[..., :1, :])], -2)  # Σ_{s<r≤end}
-    # between[i, j] = Σ of the whole sub-blocks strictly between j and i (−∞ unless j < i)
-    between = contract.segsum(cum[..., -1, :].movedim(-1, -2))  # [..., K, n, n]
-    between = torch.cat([torch.full_like(between[..., :1, :], float("-inf")),
-                         between[..., :-1, :]], -2).movedim(-3, -1)  # [..., i, j, K]
-    x_dec = xs * head.exp()  # [..., i, t, K]
-    y_dec = ys[..., None, :, :, :] * (tail[..., None, :, :, :]
-                                      + between[..., :, :, None, :]).exp()  # [P,..., i, j, s, K]
-    off = torch.einsum("...itk,p...ijsk->p...itjs", x_dec, y_dec)  # [P, ..., i, t, j, s]
-    eye = torch.eye(n, dtype=x.dtype, device=x.device)
+    r = torch.cat([torch.zeros_like(bys[..., :1, 0, :]), bys[..., :-1, -1, :]], dim=-2)
+    x_dec = xs * (bxs - r[..., :, None, :]).exp().to(ct)  # [..., i, t, K]
+    earlier = torch.ones(n, n, dtype=torch.bool, device=x.device).tril(-1)  # j < i
+    y_exp = (r[..., :, None, None, :] - bys[..., None, :, :, :])  # [..., i, j, s, K]
+    y_dec = ys[..., None, :, :, :] * y_exp.masked_fill(~earlier[:, :, None, None],
+                                                       float("-inf")).exp().to(ct)
+    # the P score matrices side by side as columns of one (unbroadcast) batched matmul
+    P = y.shape[0]
+    cols = y_dec.movedim(0, -4).flatten(-4, -2)  # [..., i, P·j·s, K]
+    off = (x_dec @ cols.mT).unflatten(-1, (P, n, sub)).movedim(-3, 0)  # [P, ..., i, t, j, s]
+    eye = torch.eye(n, dtype=ct, device=x.device)
     full = off + diag[..., :, :, None, :] * eye[:, None, :, None]
     return full.reshape(y.shape[0], *lead, C, C)
 
@@ -120,21 +122,20 @@ def dplr_delta_rule_chunk(q: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor,
         return v.new_zeros(B, 0, H, V), (S0 if output_final_state else None)
     C = max(1, min(chunk_size, T))
     qc, kc, vc, ac, bc = (contract.to_chunks(x.to(ct), C) for x in (q, k, v, a, b))
-    gc = contract.to_chunks(gk.to(ct), C)  # [B, H, N, C, K]
-    G = gc.cumsum(-2)
+    # cumulative gates in float64: their differences below keep every digit
+    G = contract.to_chunks(gk.double(), C).cumsum(-2)  # [B, H, N, C, K]
     G_prev = torch.cat([torch.zeros_like(G[..., :1, :]), G[..., :-1, :]], dim=-2)
-    # e^{Γ_C − Γ_s} as the sum of the gates after s (a difference of cumsums loses digits)
-    rev = gc.flip(-2).cumsum(-2).flip(-2)
-    to_end = torch.cat([rev[..., 1:, :], torch.zeros_like(rev[..., :1, :])], -2).exp()
-    A_ab, A_ak = decayed_scores(ac, torch.stack([bc, kc]), gc, shift=True)
-    A_qb, A_qk = decayed_scores(qc, torch.stack([bc, kc]), gc, shift=False)
+    A_ab, A_ak = decayed_scores(ac, torch.stack([bc, kc]), G_prev, G, strict=True)
+    A_qb, A_qk = decayed_scores(qc, torch.stack([bc, kc]), G, G, strict=False)
+    last = G[..., -1:, :]  # [B, H, N, 1, K]
+    to_end = (last - G).exp().to(ct)
+    decay = last.exp().mT.to(ct)  # [B, H, N, K, 1]
+    G, G_prev = G.to(ct), G_prev.to(ct)
     rhs = torch.cat([ac * G_prev.exp(), A_ak @ vc], dim=-1)  # [B, H, N, C, K + V]
     WU = torch.linalg.solve_triangular(-A_ab, rhs, upper=False, unitriangular=True)
     W, U0 = WU[..., :K], WU[..., K:]
-    last = G[..., -1:, :]  # [B, H, N, 1, K]
     b_end = (bc * to_end).mT  # [B, H, N, K, C]
     writes = (kc * to_end).mT @ vc  # [B, H, N, K, V]
-    decay = last.exp().mT  # [B, H, N, K, 1]
     outs, S = [], S0
     for q_n, Aqb_n, W_n, U_n, b_n, w_n, a_n in zip(
             (qc * G.exp()).unbind(2), A_qb.unbind(2), W.unbind(2), U0.unbind(2),
