@@ -7,8 +7,8 @@
 In the fast-weight picture W = Sᵀ maps keys to values; with post-synaptic activity y = v_t
 and input x = k_t this is ΔW = β y (x − Wᵀy)ᵀ: for one output unit Oja's rule
 Δw = β y (x − y w) (Oja 1982), for several his subspace rule (Oja 1989). The Hebbian term
-β k vᵀ is the sum rule's write; the correction −β S v vᵀ keeps the columns bounded (for β small and ‖v‖ = 1 they tend to an
-orthonormal basis of the principal subspace of the keys). g ≤ 0 is one log-decay per head
+β k vᵀ is the sum rule's write; the correction −β S v vᵀ keeps the columns bounded (for
+β small and ‖v‖ = 1 they tend to an orthonormal basis of the principal subspace of the keys). g ≤ 0 is one log-decay per head
 ([B, T, H]) applied to the old state; g = None is no decay. The correction reads the
 undecayed S_{t−1}, as the rule is written.
 
