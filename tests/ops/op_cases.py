@@ -26,7 +26,7 @@ N_H = 2  # Householder steps per token in the delta product tests
 
 
 def forms_of(variant: str) -> list[str]:
-    return [f for f in RULES[VARIANTS[variant][0]]["forms"] if f != "recurrent"]
+    return [f for f in RULES[VARIANTS[variant][0]].forms if f != "recurrent"]
 
 
 def make_inputs(variant: str, B: int = 2, T: int = 11, H: int = 2, K: int = 4, V: int = 3,
@@ -62,7 +62,7 @@ def call(variant: str, inputs: dict[str, torch.Tensor], **kwargs):
     rule, extra, per_step = VARIANTS[variant]
     args = [inputs[n] for n in ("q", "k", "v", *per_step)]
     kw = {"initial_state": inputs.get("initial_state")} | extra | kwargs
-    return RULES[rule]["fn"](*args, **kw)
+    return RULES[rule].fn(*args, **kw)
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -22,10 +22,11 @@ def _call(rule, q, k, v, beta, **kw):
 @pytest.mark.parametrize(
     "mutate, match",
     [
-        (lambda q, k, v, b, kw: (q[0], k, v, b, kw), r"^q must have shape \[B, T, H, D\]"),
-        (lambda q, k, v, b, kw: (q, k[:, :4], v, b, kw), "q and k must have the same shape"),
-        (lambda q, k, v, b, kw: (q, k, v[:, :, :2], b, kw), "v must share B, T, H"),
-        (lambda q, k, v, b, kw: (q, k, v.double(), b, kw), "must share a dtype"),
+        (lambda q, k, v, b, kw: (q[0], k, v, b, kw),
+         r"^q must have shape \[B, T, H, K\] \(4 dims\)"),
+        (lambda q, k, v, b, kw: (q, k[:, :4], v, b, kw), r"k must have shape \(2, 5, 3, 4\)"),
+        (lambda q, k, v, b, kw: (q, k, v[:, :, :2], b, kw), r"v must have shape \(2, 5, 3, ·\)"),
+        (lambda q, k, v, b, kw: (q, k, v.double(), b, kw), "v must have q\'s dtype"),
         (lambda q, k, v, b, kw: (q.long(), k, v, b, kw), "q must be a floating-point"),
         (lambda q, k, v, b, kw: (q, k.index_fill(1, torch.tensor([2]), float("nan")), v, b, kw),
          "k contains NaN"),
@@ -183,7 +184,7 @@ def test_strong_gates_stay_finite_and_exact(variant):
 @pytest.mark.parametrize("variant", ALL)
 def test_auto_picks_recurrent_for_one_step_and_chunk_otherwise(variant, monkeypatch):
     rule = op_cases.VARIANTS[variant][0]
-    forms = op_cases.RULES[rule]["forms"]
+    forms = op_cases.RULES[rule].forms
     used = []
     for name in ("recurrent", "chunk"):
         impl = forms[name]
@@ -218,7 +219,7 @@ def test_bad_inputs_name_the_argument(variant):
     with pytest.raises(ValueError, match="cu_seqlens must be strictly increasing"):
         op_cases.call(variant, _with(packed), cu_seqlens=torch.tensor([0, 3, 3, 5]))
     if "g" in x:
-        with pytest.raises(ValueError, match="g is a log-decay and must be <= 0"):
+        with pytest.raises(ValueError, match=r"g must satisfy g ≤ 0 .*, got min .*, max"):
             _bad(variant, g=x["g"].abs() + 0.1)()
         with pytest.raises(ValueError, match="g must have shape"):
             _bad(variant, g=x["g"][:, :, :1])()

@@ -50,7 +50,7 @@ class Case:
 
     @property
     def forms(self) -> list[str]:
-        forms = list(RULES[self.rule]["forms"])
+        forms = list(RULES[self.rule].forms)
         # a per-key gate's parallel form costs T²·K memory: not a form one would run
         return [f for f in forms if not (self.per_key_gate and f == "parallel")]
 
@@ -72,7 +72,7 @@ class Case:
         return [x.to(dtype) for x in xs]
 
     def run(self, xs: list[torch.Tensor], form: str, **kw):
-        return RULES[self.rule]["fn"](*xs, form=form, **kw)
+        return RULES[self.rule].fn(*xs, form=form, **kw)
 
 
 CASES = [
