@@ -15,7 +15,7 @@ from fastweights.ops.checks import debug
 from fastweights.ops.delta_rule import delta_step
 from fastweights.ops.spec import Rule
 
-_INFRASTRUCTURE = {"backends", "checks", "chunking", "dispatch", "spec", "table"}
+_INFRASTRUCTURE = {"backends", "checks", "chunking", "dispatch", "sampling", "spec", "table"}
 
 
 def _discover() -> dict[str, Rule]:

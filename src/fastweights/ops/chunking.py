@@ -70,5 +70,9 @@ def chunk_decays(g: Tensor, dim: int = -1) -> tuple[Tensor, Tensor]:
     leave b_C − b_s with the rounding error of 1e4 in fp32 (≈ 1e-3) instead of that of c.
     """
     b = g.cumsum(dim)
-    c = g.flip(dim).cumsum(dim).flip(dim) - g
+    # R_s = Σ_{r≥s} g_r summed from the end; c_s = R_{s+1}, shifted rather than R_s − g_s,
+    # which would cancel a large g_s against itself
+    R = g.flip(dim).cumsum(dim).flip(dim)
+    zero = torch.zeros_like(R.narrow(dim, 0, 1))
+    c = torch.cat([R.narrow(dim, 1, R.shape[dim] - 1), zero], dim)
     return b, c

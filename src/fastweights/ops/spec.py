@@ -120,6 +120,7 @@ class Option:
     default: object
     values: tuple
     doc: str
+    positive: tuple[str, ...] = ()  # arguments sampled positive when the option is on
 
 
 @dataclass(frozen=True)

@@ -218,5 +218,6 @@ RULE = Rule(
     kernels={"fla": {"chunk": fla.Kernel("fla.ops.linear_attn", "chunk_linear_attn",
                                          {"normalize": False}, varlen=False)}},
     options=(Option("normalize", False, (False, True),
-                    "attention normalisation: o_t = S_tᵀq_t / (z_tᵀq_t + ε), z_t = Σ k"),),
+                    "attention normalisation: o_t = S_tᵀq_t / (z_tᵀq_t + ε), z_t = Σ k",
+                    positive=("q", "k")),),
 )
