@@ -83,8 +83,8 @@ def delta_product_rule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, *,
 RULE = Rule(
     name="delta_product_rule",
     paper="Siems et al. 2025 (DeltaProduct)",
-    recurrence="S_t = Π_{j=1..n_h} (I − β_{t,j} k_{t,j} k_{t,j}ᵀ) S_{t-1} + writes "
-               "(n_h delta steps per token, read after the last)",
+    recurrence="S_{t,j} = (I − β_{t,j} k_{t,j} k_{t,j}ᵀ) S_{t,j-1} + β_{t,j} k_{t,j} "
+               "v_{t,j}ᵀ for j = 1..n_h, S_{t,0} = S_{t-1}, S_t = S_{t,n_h}",
     args=(QUERY,
           Arg("k", ("B T n_h H K",), "keys of the n_h steps", unit_norm=True),
           Arg("v", ("B T n_h H V",), "values of the n_h steps"),
