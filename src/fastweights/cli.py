@@ -109,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
                        description="Run a benchmark; `fastweights bench ops --help` lists its "
                        "options.", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER, help="benchmark name and its options")
+    sub.add_parser("rules", help="list the update rules: recurrence, paper, arguments with "
+                   "domains, state, forms, backends", add_help=False)
     return parser
 
 
@@ -231,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         from fastweights.bench import main as bench_main
 
         return bench_main(args.args + rest)
+    if args.command == "rules":
+        from fastweights.ops.table import main as rules_main
+
+        return rules_main(rest)
     if args.command in ("models", "tasks", "sweep") and rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     try:
