@@ -1,12 +1,15 @@
 """DPLR delta rule: every form vs the recurrent reference; RWKV-7 and delta-rule special cases."""
 
+import importlib
+
 import pytest
 import torch
 import torch.nn.functional as F
 from rule_forms import assert_close_forms, rel
 
 from fastweights.ops import delta_rule
-from fastweights.ops import dplr_delta_rule as D
+
+D = importlib.import_module("fastweights.ops.dplr_delta_rule")  # the module, not the function
 
 
 def _inputs(B=2, T=11, H=2, K=4, V=3, dtype=torch.float64, seed=0):
@@ -59,7 +62,7 @@ def test_delta_rule_is_a_special_case():
     (q, _, v, kappa, _, _), s0 = _inputs(T=9)
     k = -kappa
     beta = torch.rand(*k.shape[:3], dtype=torch.float64)
-    for form, fn in D.FORMS.items():
+    for form, fn in D.RULE.forms.items():
         o, S = fn(q, k, v * beta[..., None], -k, beta[..., None] * k, torch.zeros_like(k),
                   scale=0.5, initial_state=s0, output_final_state=True)
         o_d, S_d = delta_rule(q, k, v, beta, scale=0.5, initial_state=s0,

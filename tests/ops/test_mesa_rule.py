@@ -1,11 +1,13 @@
 """Mesa rule: every form vs the recurrent reference; the read is the ridge-regression optimum."""
 
+import importlib
+
 import pytest
 import torch
 import torch.nn.functional as F
 from rule_forms import assert_close_forms, rel
 
-from fastweights.ops import mesa_rule as Me
+Me = importlib.import_module("fastweights.ops.mesa_rule")  # the module, not the function
 
 
 def _inputs(B=2, T=11, H=2, K=4, V=3, dtype=torch.float64, seed=0):
@@ -17,7 +19,7 @@ def _inputs(B=2, T=11, H=2, K=4, V=3, dtype=torch.float64, seed=0):
     args = [randn(B, T, H, K), F.normalize(randn(B, T, H, K), dim=-1), randn(B, T, H, V),
             F.logsigmoid(randn(B, T, H) + 3.0),
             torch.rand(B, T, H, generator=gen, dtype=torch.float64),
-            0.5 + torch.rand(H, K, generator=gen, dtype=torch.float64)]
+            (0.5 + torch.rand(H, K, generator=gen, dtype=torch.float64)).expand(B, T, H, K)]
     a = randn(B, H, K, K) * 0.3
     state = (a @ a.mT, randn(B, H, K, V) * 0.3)
     return [x.to(dtype) for x in args], tuple(s.to(dtype) for s in state)
@@ -51,5 +53,5 @@ def test_read_is_the_ridge_regression_optimum():
                               scale=1.0, chunk_size=4)
     for t in range(9):
         K_t, V_t = k[0, : t + 1, 0], v[0, : t + 1, 0]
-        W = V_t.T @ K_t @ torch.linalg.inv(K_t.T @ K_t + torch.diag(lam[0]))
+        W = V_t.T @ K_t @ torch.linalg.inv(K_t.T @ K_t + torch.diag(lam[0, 0, 0]))
         assert rel(o[0, t, 0], W @ q[0, t, 0]) < 1e-12

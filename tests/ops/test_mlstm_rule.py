@@ -1,11 +1,13 @@
 """mLSTM: every form vs the recurrent reference, and stability with large gate pre-activations."""
 
+import importlib
+
 import pytest
 import torch
 import torch.nn.functional as F
 from rule_forms import assert_close_forms, outputs_and_grads, rel
 
-from fastweights.ops import mlstm_rule as M
+M = importlib.import_module("fastweights.ops.mlstm_rule")  # the module, not the function
 
 
 def _inputs(B=2, T=11, H=2, K=4, V=3, gate=2.0, dtype=torch.float64, seed=0):
@@ -44,7 +46,7 @@ def test_parallel_matches_recurrent(T, dtype):
 def test_zero_initial_state_default():
     args, state = _inputs(T=9)
     zeros = tuple(torch.zeros_like(s) for s in state)
-    for form in M.FORMS.values():
+    for form in M.RULE.forms.values():
         o, S = form(*args, scale=0.5, output_final_state=True)
         o0, S0 = form(*args, scale=0.5, initial_state=zeros, output_final_state=True)
         assert rel(o, o0) == 0 and all(rel(a, b) == 0 for a, b in zip(S, S0, strict=True))
@@ -71,7 +73,7 @@ def test_large_gate_preactivations_stay_finite_and_exact_in_fp32(form):
     args[3], args[4] = 50.0 * sign(), 50.0 * sign()
     assert not torch.isfinite(_unstabilised_factorised(*args, scale=0.5)).all()
     kw = {"scale": 0.5} | ({"chunk_size": 16} if form == "chunk" else {})
-    o, S, g = outputs_and_grads(M.FORMS[form], args, state, **kw)
+    o, S, g = outputs_and_grads(M.RULE.forms[form], args, state, **kw)
     o_r, S_r, g_r = outputs_and_grads(M.mlstm_rule_recurrent, [a.double() for a in args],
                                       tuple(s.double() for s in state), scale=0.5)
     assert torch.isfinite(o).all() and all(torch.isfinite(x).all() for x in g)

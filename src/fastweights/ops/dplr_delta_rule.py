@@ -1,26 +1,26 @@
 """DPLR delta rule: a diagonal-plus-low-rank transition (the generalised delta rule of
-RWKV-7, Peng et al. 2025; flash-linear-attention's ``dplr_delta_rule``).
+RWKV-7, Peng et al. 2025; flash-linear-attention's ``dplr_delta_rule``, whose gk is g here).
 
-    S_t = Diag(e^{gk_t}) S_{t−1} + b_t (a_tᵀ S_{t−1}) + k_t v_tᵀ      S ∈ ℝ^{K×V} per head
-        = (Diag(e^{gk_t}) + b_t a_tᵀ) S_{t−1} + k_t v_tᵀ
+    S_t = Diag(e^{g_t}) S_{t−1} + b_t (a_tᵀ S_{t−1}) + k_t v_tᵀ      S ∈ ℝ^{K×V} per head
+        = (Diag(e^{g_t}) + b_t a_tᵀ) S_{t−1} + k_t v_tᵀ
     o_t = scale · S_tᵀ q_t                                            (read after write)
 
 a reads the old state, b writes along a direction, both act on the undecayed S_{t−1}.
 RWKV-7 (arXiv:2503.14456, §4, the "wkv" state evolution S_t = S_{t−1}(diag(w_t) −
 κ̂_tᵀ(a_t ⊙ κ̂_t)) + v_tᵀ k̃_t with S ∈ ℝ^{V×K}) is, transposed to the layout here,
 a = −κ̂ (the normalised removal key reads), b = κ̂ ⊙ a_rate (the in-context learning
-rate writes), gk = log w, k = k̃. (The table that asked for this op wrote a_t (b_tᵀ S) with
+rate writes), g = log w, k = k̃. (The table that asked for this op wrote a_t (b_tᵀ S) with
 the same a, b; that transposes the low-rank term, so the paper's order is the one used.)
-gk = 0, a = −k, b = β k is the delta rule; gk = 0 alone is IPLR.
+g = 0, a = −k, b = β k is the delta rule; g = 0 alone is IPLR.
 
 | paper (RWKV-7)                     | argument             |
 |------------------------------------|----------------------|
 | receptance r / key k̃ / value v     | q, k, v              |
-| decay w = e^{gk} (per key)          | gk [B, T, H, K], ≤ 0 |
+| decay w = e^{g} (per key)          | g [B, T, H, K], ≤ 0  |
 | −κ̂ (read) / κ̂ ⊙ a (write)          | a, b [B, T, H, K]    |
 | state wkv (transposed)             | state [B, H, K, V]   |
 
-Forms. In a block of C steps from S₀ let Γ_t = Σ_{r≤t} gk_r (per key, restarted at each
+Forms. In a block of C steps from S₀ let Γ_t = Σ_{r≤t} g_r (per key, restarted at each
 block) and u_t = a_tᵀ S_{t−1} (the value read, [C, V] stacked). Unrolled,
 S_t = e^{Γ_t} ⊙ S₀ + Σ_{s≤t} e^{Γ_t − Γ_s} ⊙ (b_s u_sᵀ + k_s v_sᵀ), hence with the decayed
 scores X·Y[t, s] = Σ_κ x_tκ y_sκ e^{Γ'_tκ − Γ_sκ} (``decayed_scores``; Γ is summed in
@@ -39,30 +39,40 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from fastweights.ops import contract
+from fastweights.ops import chunking, dispatch
+from fastweights.ops.spec import (
+    FAST_WEIGHTS,
+    KEY,
+    LOG_GATE,
+    QUERY,
+    REAL,
+    VALUE,
+    Arg,
+    Rule,
+)
 
 
 def dplr_delta_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor,
-                              gk: Tensor, *, scale: float, initial_state: Tensor | None = None,
+                              g: Tensor, *, scale: float, initial_state: Tensor | None = None,
                               output_final_state: bool = False
                               ) -> tuple[Tensor, Tensor | None]:
     """The reference: a plain loop over t in fp32 (fp64 stays fp64), nothing in place.
 
-    q, k, a, b, gk: [B, T, H, K]; v: [B, T, H, V]; initial_state: [B, H, K, V] or None.
+    q, k, a, b, g: [B, T, H, K]; v: [B, T, H, V]; initial_state: [B, H, K, V] or None.
     Returns o [B, T, H, V] in q's dtype and S_T [B, H, K, V] in the compute dtype (or None).
     """
     B, T, H, K = q.shape
     V = v.shape[-1]
-    dtype, ct = q.dtype, contract.compute_dtype(q)
+    dtype, ct = q.dtype, chunking.compute_dtype(q)
     S = q.new_zeros(B, H, K, V, dtype=ct) if initial_state is None else initial_state.to(ct)
     outs = []
-    for q_t, k_t, v_t, a_t, b_t, g_t in zip(*(x.to(ct).unbind(1) for x in (q, k, v, a, b, gk)),
+    for q_t, k_t, v_t, a_t, b_t, g_t in zip(*(x.to(ct).unbind(1) for x in (q, k, v, a, b, g)),
                                             strict=True):
         read = torch.einsum("bhk,bhkv->bhv", a_t, S)
         S = (g_t.exp()[..., None] * S + torch.einsum("bhk,bhv->bhkv", b_t, read)
              + torch.einsum("bhk,bhv->bhkv", k_t, v_t))
         outs.append(scale * torch.einsum("bhk,bhkv->bhv", q_t, S))
-    o = torch.stack(outs, dim=1) if outs else v.new_zeros(B, 0, H, V)
+    o = chunking.stack_steps(outs, B, H, V, v)
     return o.to(dtype), (S if output_final_state else None)
 
 
@@ -109,21 +119,21 @@ def decayed_scores(x: Tensor, y: Tensor, bx: Tensor, by: Tensor, *, strict: bool
     return full.reshape(y.shape[0], *lead, C, C)
 
 
-def dplr_delta_rule_chunk(q: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, gk: Tensor,
+def dplr_delta_rule_chunk(q: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, g: Tensor,
                           *, scale: float, initial_state: Tensor | None = None,
                           output_final_state: bool = False,
                           chunk_size: int = 64) -> tuple[Tensor, Tensor | None]:
     """Chunkwise form: same arguments and results as the reference."""
     B, T, H, K = q.shape
     V = v.shape[-1]
-    dtype, ct = q.dtype, contract.compute_dtype(q)
+    dtype, ct = q.dtype, chunking.compute_dtype(q)
     S0 = q.new_zeros(B, H, K, V, dtype=ct) if initial_state is None else initial_state.to(ct)
     if T == 0:
         return v.new_zeros(B, 0, H, V), (S0 if output_final_state else None)
     C = max(1, min(chunk_size, T))
-    qc, kc, vc, ac, bc = (contract.to_chunks(x.to(ct), C) for x in (q, k, v, a, b))
+    qc, kc, vc, ac, bc = (chunking.to_chunks(x.to(ct), C) for x in (q, k, v, a, b))
     # cumulative gates in float64: their differences below keep every digit
-    G = contract.to_chunks(gk.double(), C).cumsum(-2)  # [B, H, N, C, K]
+    G = chunking.to_chunks(g.double(), C).cumsum(-2)  # [B, H, N, C, K]
     G_prev = torch.cat([torch.zeros_like(G[..., :1, :]), G[..., :-1, :]], dim=-2)
     A_ab, A_ak = decayed_scores(ac, torch.stack([bc, kc]), G_prev, G, strict=True)
     A_qb, A_qk = decayed_scores(qc, torch.stack([bc, kc]), G, G, strict=False)
@@ -144,18 +154,43 @@ def dplr_delta_rule_chunk(q: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor,
         outs.append(q_n @ S + Aqb_n @ u)
         S = a_n * S + b_n @ u + w_n
     o = scale * (torch.stack(outs, dim=2) + A_qk @ vc)
-    return contract.from_chunks(o, T).to(dtype), (S if output_final_state else None)
+    return chunking.from_chunks(o, T).to(dtype), (S if output_final_state else None)
 
 
 def dplr_delta_rule_parallel(q: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor,
-                             gk: Tensor, *, scale: float, initial_state: Tensor | None = None,
+                             g: Tensor, *, scale: float, initial_state: Tensor | None = None,
                              output_final_state: bool = False
                              ) -> tuple[Tensor, Tensor | None]:
     """Quadratic form: the block equations once over all T steps."""
-    return dplr_delta_rule_chunk(q, k, v, a, b, gk, scale=scale, initial_state=initial_state,
+    return dplr_delta_rule_chunk(q, k, v, a, b, g, scale=scale, initial_state=initial_state,
                                  output_final_state=output_final_state,
                                  chunk_size=max(1, q.shape[1]))
 
 
-FORMS = {"recurrent": dplr_delta_rule_recurrent, "parallel": dplr_delta_rule_parallel,
-         "chunk": dplr_delta_rule_chunk}
+def dplr_delta_rule(q: Tensor, k: Tensor, v: Tensor, a: Tensor, b: Tensor, g: Tensor, *,
+                    scale: float | None = None, initial_state: Tensor | None = None,
+                    output_final_state: bool = False, form: str = "auto",
+                    chunk_size: int = 64, cu_seqlens: Tensor | None = None,
+                    backend: str = "auto") -> tuple[Tensor, Tensor | None]:
+    """DPLR fast weights; a (read), b (write), g (per-key log-decay ≤ 0) are [B, T, H, K].
+    Shapes and semantics: see the module docstring and ``fastweights.ops.spec``."""
+    return dispatch.call(RULE, (q, k, v, a, b, g), scale=scale, initial_state=initial_state,
+                         output_final_state=output_final_state, form=form,
+                         chunk_size=chunk_size, cu_seqlens=cu_seqlens, backend=backend)
+
+
+RULE = Rule(
+    name="dplr_delta_rule",
+    paper="Peng et al. 2025 (RWKV-7, §4 the wkv state evolution); fla's dplr_delta_rule",
+    recurrence="S_t = Diag(e^{g_t}) S_{t-1} + b_t (a_tᵀ S_{t-1}) + k_t v_tᵀ",
+    args=(QUERY, KEY, VALUE,
+          Arg("a", ("B T H K",), "read vector of the low-rank term (RWKV-7: −κ̂)",
+              domain=REAL, unit_norm=True),
+          Arg("b", ("B T H K",), "write vector of the low-rank term (RWKV-7: κ̂ ⊙ a)"),
+          Arg("g", ("B T H K",), "per-key log-decay g, w_t = exp(g_t)", domain=LOG_GATE,
+              kind="gate")),
+    state=(FAST_WEIGHTS,),
+    forms={"recurrent": dplr_delta_rule_recurrent, "parallel": dplr_delta_rule_parallel,
+           "chunk": dplr_delta_rule_chunk},
+    fn=dplr_delta_rule,
+)

@@ -23,7 +23,7 @@ every form below uses the reference's m_t, step by step. The paper scales k by 1
 
 Forms. Let F_t = Σ_{r≤t} log σ(f̃_r) inside a block of C steps that starts from (C₀, n₀, m₀),
 and L[t, s] = Σ_{s<r≤t} log σ(f̃_r) + ĩ_s for s ≤ t (−∞ above the diagonal; summed pair by
-pair with ``contract.segsum``). Unrolling the recurrence gives m_t in closed form and every
+pair with ``chunking.segsum``). Unrolling the recurrence gives m_t in closed form and every
 weight as an exponent that is ≤ 0:
 
     m_t = max(m₀ + F_t, max_{s≤t} L[t, s])
@@ -45,23 +45,24 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fastweights.ops import contract
+from fastweights.ops import chunking, dispatch
+from fastweights.ops.spec import KEY, QUERY, REAL, VALUE, Arg, Rule, State
 
 EPS = 1e-6
 
-State = tuple[Tensor, Tensor, Tensor]
+Cell = tuple[Tensor, Tensor, Tensor]
 
 
-def _initial(initial_state: State | None, B: int, H: int, K: int, V: int,
-             like: Tensor) -> State:
+def _initial(initial_state: Cell | None, B: int, H: int, K: int, V: int,
+             like: Tensor) -> Cell:
     if initial_state is None:
         return (like.new_zeros(B, H, K, V), like.new_zeros(B, H, K), like.new_zeros(B, H))
     return tuple(s.to(like.dtype) for s in initial_state)
 
 
 def mlstm_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, i: Tensor, f: Tensor, *,
-                         scale: float, eps: float = EPS, initial_state: State | None = None,
-                         output_final_state: bool = False) -> tuple[Tensor, State | None]:
+                         scale: float, initial_state: Cell | None = None,
+                         output_final_state: bool = False) -> tuple[Tensor, Cell | None]:
     """The reference: a plain loop over t in fp32 (fp64 stays fp64), nothing in place.
 
     q, k: [B, T, H, K]; v: [B, T, H, V]; i, f: gate pre-activations [B, T, H];
@@ -70,7 +71,7 @@ def mlstm_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, i: Tensor, f: Tensor, 
     """
     B, T, H, K = q.shape
     V = v.shape[-1]
-    dtype, ct = q.dtype, contract.compute_dtype(q)
+    dtype, ct = q.dtype, chunking.compute_dtype(q)
     q, k, v, i, f = (x.to(ct) for x in (q, k, v, i, f))
     log_f = F.logsigmoid(f)
     C, n, m = _initial(initial_state, B, H, K, V, q)
@@ -86,34 +87,33 @@ def mlstm_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, i: Tensor, f: Tensor, 
         q_s = scale * q_t
         num = torch.einsum("bhk,bhkv->bhv", q_s, C)
         den = torch.einsum("bhk,bhk->bh", q_s, n)[..., None]
-        outs.append(num / (torch.maximum(den.abs(), (-m)[..., None].exp()) + eps))
-    o = torch.stack(outs, dim=1) if outs else v.new_zeros(B, 0, H, V, dtype=ct)
+        outs.append(num / (torch.maximum(den.abs(), (-m)[..., None].exp()) + EPS))
+    o = chunking.stack_steps(outs, B, H, V, v)
     return o.to(dtype), ((C, n, m) if output_final_state else None)
 
 
 def mlstm_rule_chunk(q: Tensor, k: Tensor, v: Tensor, i: Tensor, f: Tensor, *, scale: float,
-                     eps: float = EPS, initial_state: State | None = None,
-                     output_final_state: bool = False,
-                     chunk_size: int = 64) -> tuple[Tensor, State | None]:
+                     initial_state: Cell | None = None, output_final_state: bool = False,
+                     chunk_size: int = 64) -> tuple[Tensor, Cell | None]:
     """Chunkwise form (GLA-like, stabilised per step): same arguments and results as the
     reference."""
     B, T, H, K = q.shape
     V = v.shape[-1]
-    dtype, ct = q.dtype, contract.compute_dtype(q)
+    dtype, ct = q.dtype, chunking.compute_dtype(q)
     C0, n0, m0 = _initial(initial_state, B, H, K, V, q.to(ct))
     if T == 0:
         o = v.new_zeros(B, 0, H, V)
         return o, ((C0, n0, m0) if output_final_state else None)
     Cs = max(1, min(chunk_size, T))
-    qc, kc = (contract.to_chunks(x.to(ct), Cs) for x in (q, k))  # [B, H, N, C, K]
+    qc, kc = (chunking.to_chunks(x.to(ct), Cs) for x in (q, k))  # [B, H, N, C, K]
     # [v | 1]: the normaliser n is one more value column of the cell
-    vc = contract.to_chunks(torch.cat([v.to(ct), v.new_ones(B, T, H, 1, dtype=ct)], -1), Cs)
+    vc = chunking.to_chunks(torch.cat([v.to(ct), v.new_ones(B, T, H, 1, dtype=ct)], -1), Cs)
     # padded steps are neutral: log σ(f̃) = 0 (no decay), ĩ = −∞ (no write)
-    log_f = contract.to_chunks(F.logsigmoid(f.to(ct)), Cs)  # [B, H, N, C]
-    valid = contract.to_chunks(i.new_ones(B, T, H, dtype=torch.bool), Cs)
-    ic = contract.to_chunks(i.to(ct), Cs).masked_fill(~valid, float("-inf"))
+    log_f = chunking.to_chunks(F.logsigmoid(f.to(ct)), Cs)  # [B, H, N, C]
+    valid = chunking.to_chunks(i.new_ones(B, T, H, dtype=torch.bool), Cs)
+    ic = chunking.to_chunks(i.to(ct), Cs).masked_fill(~valid, float("-inf"))
     # a zero gate in front: column 0 of the segsum is F_t, the decay from the block start
-    seg = contract.segsum(torch.cat([torch.zeros_like(log_f[..., :1]), log_f], -1))
+    seg = chunking.segsum(torch.cat([torch.zeros_like(log_f[..., :1]), log_f], -1))
     F_t = seg[..., 1:, 0]  # [B, H, N, C]
     L = seg[..., 1:, 1:] + ic[..., None, :]  # [B, H, N, C, C]
     row_max = L.amax(-1)  # [B, H, N, C]
@@ -136,19 +136,48 @@ def mlstm_rule_chunk(q: Tensor, k: Tensor, v: Tensor, i: Tensor, f: Tensor, *, s
         inter.append(q_n @ S)
         S = a_n * S + w_n
     nd = carry * torch.stack(inter, dim=2) + ((qs @ kc.mT) * D) @ vc  # [B, H, N, C, V + 1]
-    h = nd[..., :V] / (torch.maximum(nd[..., V:].abs(), (-m_t)[..., None].exp()) + eps)
+    h = nd[..., :V] / (torch.maximum(nd[..., V:].abs(), (-m_t)[..., None].exp()) + EPS)
     state = (S[..., :V], S[..., V], m) if output_final_state else None
-    return contract.from_chunks(h, T).to(dtype), state
+    return chunking.from_chunks(h, T).to(dtype), state
 
 
 def mlstm_rule_parallel(q: Tensor, k: Tensor, v: Tensor, i: Tensor, f: Tensor, *,
-                        scale: float, eps: float = EPS, initial_state: State | None = None,
-                        output_final_state: bool = False) -> tuple[Tensor, State | None]:
+                        scale: float, initial_state: Cell | None = None,
+                        output_final_state: bool = False) -> tuple[Tensor, Cell | None]:
     """The stabilised quadratic form: the block equations once over all T steps."""
-    return mlstm_rule_chunk(q, k, v, i, f, scale=scale, eps=eps, initial_state=initial_state,
+    return mlstm_rule_chunk(q, k, v, i, f, scale=scale, initial_state=initial_state,
                             output_final_state=output_final_state,
                             chunk_size=max(1, q.shape[1]))
 
 
-FORMS = {"recurrent": mlstm_rule_recurrent, "parallel": mlstm_rule_parallel,
-         "chunk": mlstm_rule_chunk}
+def mlstm_rule(q: Tensor, k: Tensor, v: Tensor, i: Tensor, f: Tensor, *,
+               scale: float | None = None, initial_state: Cell | None = None,
+               output_final_state: bool = False, form: str = "auto", chunk_size: int = 64,
+               cu_seqlens: Tensor | None = None,
+               backend: str = "auto") -> tuple[Tensor, Cell | None]:
+    """mLSTM memory; i, f are the gate pre-activations [B, T, H]; the state is (C, n, m).
+    Shapes and semantics: see the module docstring and ``fastweights.ops.spec``."""
+    return dispatch.call(RULE, (q, k, v, i, f), scale=scale, initial_state=initial_state,
+                         output_final_state=output_final_state, form=form,
+                         chunk_size=chunk_size, cu_seqlens=cu_seqlens, backend=backend)
+
+
+RULE = Rule(
+    name="mlstm_rule",
+    paper="Beck et al. 2024 (xLSTM: the mLSTM, eqs. 19–27, stabilised)",
+    recurrence="m_t = max(log σ(f_t) + m_{t-1}, i_t); C_t = e^{log σ(f_t) + m_{t-1} − m_t} "
+               "C_{t-1} + e^{i_t − m_t} k_t v_tᵀ; n_t likewise with k_t; "
+               "h_t = C_tᵀq_t / (max(|n_tᵀq_t|, e^{−m_t}) + ε)",
+    args=(QUERY, KEY, VALUE,
+          # a neutral step: ĩ = −1e4 writes e^{−1e4 − m} = 0, f̃ = 1e4 has log σ(f̃) = 0
+          Arg("i", ("B T H",), "input-gate pre-activation ĩ (exponential gate)", domain=REAL,
+              neutral=-1e4, kind="gate"),
+          Arg("f", ("B T H",), "forget-gate pre-activation f̃ (sigmoid gate)", domain=REAL,
+              neutral=1e4, kind="gate")),
+    state=(State("C", "N H K V", "cell, divided by e^m"),
+           State("n", "N H K", "normaliser, divided by e^m"),
+           State("m", "N H", "stabiliser (log scale of C and n)")),
+    forms={"recurrent": mlstm_rule_recurrent, "parallel": mlstm_rule_parallel,
+           "chunk": mlstm_rule_chunk},
+    fn=mlstm_rule,
+)

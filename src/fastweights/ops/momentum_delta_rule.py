@@ -46,13 +46,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from fastweights.ops import contract
+from fastweights.ops import chunking, dispatch
+from fastweights.ops.spec import QUERY, UNIT_KEY, VALUE, Arg, Domain, Rule, State
 
-State = tuple[Tensor, Tensor]
+Memory = tuple[Tensor, Tensor]
 
 
-def _initial(initial_state: State | None, B: int, H: int, K: int, V: int,
-             like: Tensor) -> State:
+def _initial(initial_state: Memory | None, B: int, H: int, K: int, V: int,
+             like: Tensor) -> Memory:
     if initial_state is None:
         return like.new_zeros(B, H, K, V), like.new_zeros(B, H, K, V)
     return tuple(s.to(like.dtype) for s in initial_state)
@@ -60,9 +61,9 @@ def _initial(initial_state: State | None, B: int, H: int, K: int, V: int,
 
 def momentum_delta_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, theta: Tensor,
                                   eta: Tensor, alpha: Tensor, *, scale: float,
-                                  initial_state: State | None = None,
+                                  initial_state: Memory | None = None,
                                   output_final_state: bool = False
-                                  ) -> tuple[Tensor, State | None]:
+                                  ) -> tuple[Tensor, Memory | None]:
     """The reference: a plain loop over t in fp32 (fp64 stays fp64), nothing in place.
 
     q, k: [B, T, H, K]; v: [B, T, H, V]; theta, eta, alpha: [B, T, H]; initial_state:
@@ -71,7 +72,7 @@ def momentum_delta_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, theta: Tensor
     """
     B, T, H, K = q.shape
     V = v.shape[-1]
-    dtype, ct = q.dtype, contract.compute_dtype(q)
+    dtype, ct = q.dtype, chunking.compute_dtype(q)
     S, M = _initial(initial_state, B, H, K, V, q.to(ct))
     outs = []
     for q_t, k_t, v_t, th_t, et_t, al_t in zip(
@@ -80,7 +81,7 @@ def momentum_delta_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, theta: Tensor
         M = et_t[..., None, None] * M + torch.einsum("bhk,bhv->bhkv", k_t, surprise)
         S = (1 - al_t)[..., None, None] * S + M
         outs.append(scale * torch.einsum("bhk,bhkv->bhv", q_t, S))
-    o = torch.stack(outs, dim=1) if outs else v.new_zeros(B, 0, H, V)
+    o = chunking.stack_steps(outs, B, H, V, v)
     return o.to(dtype), ((S, M) if output_final_state else None)
 
 
@@ -97,21 +98,21 @@ def _products(x: Tensor) -> Tensor:
 
 def momentum_delta_rule_chunk(q: Tensor, k: Tensor, v: Tensor, theta: Tensor, eta: Tensor,
                               alpha: Tensor, *, scale: float,
-                              initial_state: State | None = None,
+                              initial_state: Memory | None = None,
                               output_final_state: bool = False,
-                              chunk_size: int = 64) -> tuple[Tensor, State | None]:
+                              chunk_size: int = 64) -> tuple[Tensor, Memory | None]:
     """Chunkwise form: same arguments and results as the reference."""
     B, T, H, K = q.shape
     V = v.shape[-1]
-    dtype, ct = q.dtype, contract.compute_dtype(q)
+    dtype, ct = q.dtype, chunking.compute_dtype(q)
     S0, M0 = _initial(initial_state, B, H, K, V, q.to(ct))
     if T == 0:
         return v.new_zeros(B, 0, H, V), ((S0, M0) if output_final_state else None)
     C = max(1, min(chunk_size, T))
-    qc, kc, vc = (contract.to_chunks(x.to(ct), C) for x in (q, k, v))  # [B, H, N, C, ·]
-    lr = 2 * contract.to_chunks(theta.to(ct), C)[..., None]  # [B, H, N, C, 1]
-    Pr = _products(contract.to_chunks(1 - alpha.to(ct), C))  # [B, H, N, C + 1, C + 1]
-    Pm = _products(contract.to_chunks(eta.to(ct), C))
+    qc, kc, vc = (chunking.to_chunks(x.to(ct), C) for x in (q, k, v))  # [B, H, N, C, ·]
+    lr = 2 * chunking.to_chunks(theta.to(ct), C)[..., None]  # [B, H, N, C, 1]
+    Pr = _products(chunking.to_chunks(1 - alpha.to(ct), C))  # [B, H, N, C + 1, C + 1]
+    Pm = _products(chunking.to_chunks(eta.to(ct), C))
     # G = Γʳ Γᵑ in columns 1.., c = Γʳ pᵑ in column 0, a zero row in front (step −1)
     G_all = Pr[..., :, 1:] @ Pm[..., 1:, :]  # [B, H, N, C + 1, C + 1]
     G, G_prev = G_all[..., 1:, 1:], G_all[..., :-1, 1:]  # [B, H, N, C, C]
@@ -141,14 +142,14 @@ def momentum_delta_rule_chunk(q: Tensor, k: Tensor, v: Tensor, theta: Tensor, et
         outs.append(pr_n * (q_n @ S) + c_n * (q_n @ M) + QK_n @ u)
         S, M = er_n * S + ec_n * M + kS_n @ u, em_n * M + kM_n @ u
     o = scale * torch.stack(outs, dim=2)
-    return contract.from_chunks(o, T).to(dtype), ((S, M) if output_final_state else None)
+    return chunking.from_chunks(o, T).to(dtype), ((S, M) if output_final_state else None)
 
 
 def momentum_delta_rule_parallel(q: Tensor, k: Tensor, v: Tensor, theta: Tensor, eta: Tensor,
                                  alpha: Tensor, *, scale: float,
-                                 initial_state: State | None = None,
+                                 initial_state: Memory | None = None,
                                  output_final_state: bool = False
-                                 ) -> tuple[Tensor, State | None]:
+                                 ) -> tuple[Tensor, Memory | None]:
     """Quadratic form: the block equations once over all T steps."""
     return momentum_delta_rule_chunk(q, k, v, theta, eta, alpha, scale=scale,
                                      initial_state=initial_state,
@@ -156,5 +157,34 @@ def momentum_delta_rule_parallel(q: Tensor, k: Tensor, v: Tensor, theta: Tensor,
                                      chunk_size=max(1, q.shape[1]))
 
 
-FORMS = {"recurrent": momentum_delta_rule_recurrent, "parallel": momentum_delta_rule_parallel,
-         "chunk": momentum_delta_rule_chunk}
+def momentum_delta_rule(q: Tensor, k: Tensor, v: Tensor, theta: Tensor, eta: Tensor,
+                        alpha: Tensor, *, scale: float | None = None,
+                        initial_state: Memory | None = None, output_final_state: bool = False,
+                        form: str = "auto", chunk_size: int = 64,
+                        cu_seqlens: Tensor | None = None,
+                        backend: str = "auto") -> tuple[Tensor, Memory | None]:
+    """Titans' linear memory with momentum; theta, eta, alpha [B, T, H]; the state is
+    (S, M). Shapes and semantics: see the module docstring and ``fastweights.ops.spec``."""
+    return dispatch.call(RULE, (q, k, v, theta, eta, alpha), scale=scale,
+                         initial_state=initial_state, output_final_state=output_final_state,
+                         form=form, chunk_size=chunk_size, cu_seqlens=cu_seqlens,
+                         backend=backend)
+
+
+UNIT = Domain(0.0, 1.0)
+RULE = Rule(
+    name="momentum_delta_rule",
+    paper="Behrouz, Zhong & Mirrokni 2025 (Titans, the linear memory, eqs. 12–15)",
+    recurrence="M_t = η_t M_{t-1} + 2θ_t k_t (v_t − S_{t-1}ᵀk_t)ᵀ; S_t = (1 − α_t) S_{t-1} + M_t",
+    args=(QUERY, UNIT_KEY, VALUE,
+          Arg("theta", ("B T H",), "learning rate θ of the surprise",
+              domain=Domain(0.0, 1.0, why="2θ ≤ 2 keeps I − 2θ k kᵀ a contraction for unit "
+                            "keys"), kind="gate"),
+          Arg("eta", ("B T H",), "momentum decay η", domain=UNIT, neutral=1.0, kind="gate"),
+          Arg("alpha", ("B T H",), "forgetting α: S keeps 1 − α", domain=UNIT, kind="gate")),
+    state=(State("S", "N H K V", "the memory (the paper's M)"),
+           State("M", "N H K V", "the surprise with momentum (the paper's S)")),
+    forms={"recurrent": momentum_delta_rule_recurrent, "parallel": momentum_delta_rule_parallel,
+           "chunk": momentum_delta_rule_chunk},
+    fn=momentum_delta_rule,
+)
