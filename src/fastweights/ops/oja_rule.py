@@ -44,8 +44,8 @@ from fastweights.ops.spec import (
     KEY,
     QUERY,
     SCALAR_GATE,
-    VALUE,
     WRITE_STRENGTH,
+    Arg,
     Rule,
 )
 
@@ -134,7 +134,9 @@ RULE = Rule(
     name="oja_rule",
     paper="Oja 1982 (the normalised Hebbian rule); Irie & Gershman 2025",
     recurrence="S_t = e^{g_t} S_{t-1} + β_t (k_t − S_{t-1} v_t) v_tᵀ",
-    args=(QUERY, KEY, VALUE, WRITE_STRENGTH, SCALAR_GATE),
+    # β ‖v‖² < 2 keeps the correction I − β v vᵀ a contraction: the layers feed unit values
+    args=(QUERY, KEY, Arg("v", ("B T H V",), "values: the post-synaptic activity y",
+                          unit_norm=True), WRITE_STRENGTH, SCALAR_GATE),
     state=(FAST_WEIGHTS,),
     forms={"recurrent": oja_rule_recurrent, "parallel": oja_rule_parallel,
            "chunk": oja_rule_chunk},
