@@ -23,8 +23,21 @@ def call(case_id: str, inputs: dict, **kwargs):
     return CASES[case_id].call(inputs, **kwargs)
 
 
-def rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    """‖a − b‖ / ‖b‖ (relative RMS error), ‖a − b‖ when b is 0."""
+def tmap(f, x):
+    """``f`` on a tensor, or on each tensor of a multi-tensor state (a tuple)."""
+    return tuple(f(t) for t in x) if isinstance(x, tuple) else f(x)
+
+
+def flat(values) -> list[torch.Tensor]:
+    """The tensors of ``values``, with multi-tensor states unpacked."""
+    return [t for v in values for t in (v if isinstance(v, tuple) else (v,))]
+
+
+def rel(a, b) -> float:
+    """‖a − b‖ / ‖b‖ (relative RMS error), ‖a − b‖ when b is 0; for a multi-tensor state,
+    the largest over its tensors."""
+    if isinstance(b, tuple):
+        return max(rel(x, y) for x, y in zip(a, b, strict=True))
     a, b = a.double(), b.double()
     den = b.norm().item()
     return (a - b).norm().item() / den if den > 0 else (a - b).norm().item()
@@ -35,15 +48,19 @@ def tol(dtype: torch.dtype) -> float:
 
 
 def leaves_of(inputs: dict) -> dict:
-    return {n: t.clone().requires_grad_() for n, t in inputs.items()}
+    return {n: tmap(lambda t: t.clone().requires_grad_(), t) for n, t in inputs.items()}
 
 
-def weighted_loss(o: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
+def weighted_loss(o: torch.Tensor, S) -> torch.Tensor:
     """A fixed random linear function of (o, S_T), so that every gradient is exercised."""
     gen = torch.Generator().manual_seed(1)
-    w_o = torch.randn(o.shape, generator=gen, dtype=torch.float64).to(o.dtype)
-    w_S = torch.randn(S.shape, generator=gen, dtype=torch.float64).to(S.dtype)
-    return (o * w_o).sum() + (S * w_S).sum()
+    return sum((x * torch.randn(x.shape, generator=gen, dtype=torch.float64).to(x.dtype)).sum()
+               for x in flat([o, S]))
+
+
+def grad_of(x):
+    """The gradient of a leaf (zero if no step read it), or of each part of a state."""
+    return tmap(lambda t: torch.zeros_like(t) if t.grad is None else t.grad, x)
 
 
 def outputs_and_grads(case_id: str, inputs: dict, **kwargs):
@@ -52,8 +69,8 @@ def outputs_and_grads(case_id: str, inputs: dict, **kwargs):
     o, S = call(case_id, leaves, output_final_state=True, **kwargs)
     weighted_loss(o, S).backward()
     # an input that no step reads (T = 0) gets no gradient: it is zero
-    grads = {n: torch.zeros_like(t) if t.grad is None else t.grad for n, t in leaves.items()}
-    return o.detach(), S.detach(), grads
+    grads = {n: grad_of(t) for n, t in leaves.items()}
+    return o.detach(), tmap(torch.Tensor.detach, S), grads
 
 
 @functools.cache
@@ -64,7 +81,8 @@ def reference(case_id: str, T: int, dtype: torch.dtype):
 
 def errors(got, want) -> dict[str, float]:
     (o, S, grads), (o_ref, S_ref, g_ref) = got, want
-    assert o.shape == o_ref.shape and S.shape == S_ref.shape
+    assert o.shape == o_ref.shape
+    assert [t.shape for t in flat([S])] == [t.shape for t in flat([S_ref])]
     return {"o": rel(o, o_ref), "S": rel(S, S_ref)} | {
         f"d{n}": rel(grads[n], g_ref[n]) for n in g_ref}
 

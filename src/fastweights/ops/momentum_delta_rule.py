@@ -180,11 +180,12 @@ RULE = Rule(
           Arg("theta", ("B T H",), "learning rate θ of the surprise",
               domain=Domain(0.0, 1.0, why="2θ ≤ 2 keeps I − 2θ k kᵀ a contraction for unit "
                             "keys"), kind="gate"),
-          Arg("eta", ("B T H",), "momentum decay η", domain=UNIT, neutral=1.0, kind="gate"),
+          Arg("eta", ("B T H",), "momentum decay η", domain=UNIT, kind="gate"),
           Arg("alpha", ("B T H",), "forgetting α: S keeps 1 − α", domain=UNIT, kind="gate")),
     state=(State("S", "N H K V", "the memory (the paper's M)"),
            State("M", "N H K V", "the surprise with momentum (the paper's S)")),
     forms={"recurrent": momentum_delta_rule_recurrent, "parallel": momentum_delta_rule_parallel,
            "chunk": momentum_delta_rule_chunk},
     fn=momentum_delta_rule,
+    neutral_steps=False,
 )
