@@ -81,8 +81,8 @@ def test_fla_kernels_get_our_conventions(fake_fla):
     assert kw == {"scale": 0.3, "initial_state": s0, "output_final_state": True,
                   "use_qk_l2norm_in_kernel": False}
     # one step: the fused recurrent kernel; default scale K^-1/2; cu_seqlens passed through
-    y = op_cases.make_inputs("gated_delta_rule", B=1, T=6, dtype=torch.float32)
-    op_cases.call("gated_delta_rule", y, backend="fla", cu_seqlens=torch.tensor([0, 2, 6]),
+    y = op_cases.make_inputs("gated_delta_rule-g3d", B=1, T=6, dtype=torch.float32)
+    op_cases.call("gated_delta_rule-g3d", y, backend="fla", cu_seqlens=torch.tensor([0, 2, 6]),
                   initial_state=None)
     name, tensors, kw = fake_fla[-1]
     assert name == "fla.ops.gated_delta_rule.chunk_gated_delta_rule"

@@ -281,7 +281,7 @@ def test_out_of_domain_values_name_argument_domain_and_extremes(case_id):
                 _bad(case_id, **{a.name: bad})()
 
 
-@pytest.mark.parametrize("case_id", ["delta_rule", "gated_delta_rule", "gated_sum_rule-g3d"])
+@pytest.mark.parametrize("case_id", ["delta_rule", "gated_delta_rule-g3d", "gated_sum_rule-g3d"])
 def test_chunk_backward_keeps_one_state_per_chunk(case_id):
     B, T, H, K, V, C = 1, 512, 1, 64, 64, 16
     x = {n: t.float().requires_grad_() for n, t in
