@@ -264,6 +264,11 @@ def load_experiment(run_dir: str | Path) -> Experiment:
         raise InvalidFile(f"{path} is not valid JSON ({e})") from None
     if not isinstance(d, dict):
         raise InvalidFile(f"{path} must hold a JSON object, got {type(d).__name__}")
+    missing = [k for k in ("model", "task", "train") if k not in d]
+    missing += [f"{s}.name" for s in ("model", "task")
+                if isinstance(d.get(s), dict) and "name" not in d[s]]
+    if missing:
+        raise InvalidFile(f"{path} is incomplete: no {', '.join(missing)}")
     try:
         return Experiment.from_dict(d)
     except (KeyError, TypeError, ValueError) as e:
