@@ -142,8 +142,8 @@ def _run(trainer, exp, run_dir, writer, progress, resume, overwrite, ctx) -> dic
         with io.writing(CONFIG):
             config = exp.to_dict() | {"command": sys.argv}
             if ckpt is not None and (run_dir / CONFIG).exists():
-                config["command"] = json.loads((run_dir / CONFIG).read_text()).get("command")
-                config["resumed"] = sys.argv
+                config = _record_changes(json.loads((run_dir / CONFIG).read_text()), config,
+                                         record["step"])
             _write_text(run_dir / CONFIG, json.dumps(config, indent=2) + "\n")
         with io.writing(METRICS):  # rows after the checkpoint belong to lost steps: rewrite
             _write_text(run_dir / METRICS, "".join(json.dumps(r) + "\n"
@@ -218,6 +218,16 @@ def _run(trainer, exp, run_dir, writer, progress, resume, overwrite, ctx) -> dic
         with io.writing(RESULT):
             _write_text(run_dir / RESULT, json.dumps(summary) + "\n")
     return summary
+
+
+def _record_changes(old: dict, new: dict, step: int) -> dict:
+    """``new`` with ``old``'s command and its list of resumes that changed settings, plus
+    this one's: ``{"at_step": N, "train.steps": [old, new], ...}``."""
+    before = old.get("train", {})
+    changed = {f"train.{k}": [before.get(k), v] for k, v in json.loads(json.dumps(
+        new["train"])).items() if before.get(k) != v}
+    changes = old.get("changes", []) + ([{"at_step": step} | changed] if changed else [])
+    return new | {"command": old.get("command"), "changes": changes}
 
 
 def _write_text(path: Path, text: str) -> None:
