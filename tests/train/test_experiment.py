@@ -45,6 +45,18 @@ def test_types_come_from_the_dataclasses():
         coerce(1, bool, "k")
 
 
+def test_runs_of_the_older_config_layout_are_the_same_experiment(tmp_path):
+    from fastweights.train.shell import same_experiment
+
+    exp = tiny()
+    old = {"model": "deltanet", "task": "assoc-retrieval", "model_config": {"d_model": 16},
+           "task_config": {"n_pairs": 2, "test_size": 32},
+           "train": json.loads(json.dumps(exp.to_dict()["train"]))}
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    assert same_experiment(tmp_path, exp) == []
+    assert same_experiment(tmp_path, tiny(steps=5)) == ["train.steps"]
+
+
 def test_config_json_round_trips(tmp_path):
     exp = resolve(flags=parse_dotted(["--task.delays=3,4", "--model.d_model=16"]),
                   task="delayed-match")
@@ -97,7 +109,8 @@ def test_import_changes_no_global_state():
 
 
 def test_warmup_is_a_fraction_of_the_steps():
-    assert TrainConfig(steps=1000).warmup_steps == 50
+    assert TrainConfig(steps=1000).warmup_steps == 100
+    assert TrainConfig(steps=1000, warmup=0.05).warmup_steps == 50
     assert TrainConfig(steps=1000, warmup=100).warmup_steps == 100
     with pytest.raises(ValueError, match="train.warmup"):
         TrainConfig(warmup=2.5)

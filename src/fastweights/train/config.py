@@ -53,7 +53,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 0.01
-    warmup: float = 0.05  # below 1: a fraction of ``steps``; from 1 on: a number of steps
+    warmup: float = 0.1  # below 1: a fraction of ``steps``; from 1 on: a number of steps
     clip: float = 1.0
     eval_every: int = 100
     target: float | None = None  # stop early once the main test metric reaches it

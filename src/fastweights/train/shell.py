@@ -47,19 +47,18 @@ RESUMABLE = ("steps", "eval_every", "target", "threads", "device", "tensorboard"
 
 def same_experiment(run_dir: Path, exp: Experiment) -> list[str]:
     """The fields in which ``run_dir``'s recorded experiment differs from ``exp`` (empty:
-    none, or no record)."""
+    none, or no record). Both are compared fully resolved, so a record of the older layout
+    or one that leaves defaults out compares equal to the same experiment."""
     path = run_dir / CONFIG
     if not path.exists():
         return []
     try:
-        saved = json.loads(path.read_text())
-    except (OSError, ValueError):
+        saved = Experiment.from_dict(json.loads(path.read_text())).to_dict()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return [CONFIG]
     diff = []
     for section, new in exp.to_dict().items():
-        old = saved.get(section, {}) if isinstance(saved, dict) else {}
-        old = old if isinstance(old, dict) else {}
-        new = json.loads(json.dumps(new))  # tuples as lists, as in the file
+        old = saved[section]
         diff += [f"{section}.{k}" for k in sorted(set(new) | set(old)) if new.get(k) != old.get(k)]
     return diff
 
