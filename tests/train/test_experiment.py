@@ -130,6 +130,11 @@ def test_neurogym_task_trains_and_evaluates(tmp_path, capsys):
         "DelayMatchSample-v0"
     assert main(["eval", str(out)]) == 0
     assert "test/decision_accuracy" in capsys.readouterr().out
+    assert main(["compare", "--models", "deltanet,lstm", "--params", "3000", "--task",
+                 "neurogym:DelayMatchSample-v0", "--task.test_size=8", "--task.seq_len=20",
+                 "--steps", "2", "--eval-every", "2", "--batch-size", "8", "--workers", "1",
+                 "--out", str(tmp_path / "cmp")]) == 0
+    assert "| lstm |" in capsys.readouterr().out
 
 
 def test_neurogym_missing_says_how_to_install(monkeypatch):

@@ -220,6 +220,11 @@ def test_checkpoint_of_another_model(finished, tmp_path, capsys):
     assert status(["eval", str(run)]) == 2
     assert "holds the weights of another model than config.json's 'deltanet'" in \
         one_error_line(capsys.readouterr().err)
+    shutil.copy(other / "ckpt.pt", run / "ckpt.pt")
+    (run / "result.json").unlink()
+    assert status(["train", "--resume", str(run)]) == 2
+    assert f"{run / 'ckpt.pt'} does not fit this experiment" in one_error_line(
+        capsys.readouterr().err)
 
 
 def test_eval_with_another_vocabulary(tmp_path, capsys):
