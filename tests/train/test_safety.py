@@ -100,6 +100,15 @@ def test_out_into_another_experiment_is_refused(finished, tmp_path, capsys):
     assert json.loads((run / "result.json").read_text())["steps"] == 6
 
 
+def test_default_run_folders_differ_by_settings(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for lr in ("3e-3", "1e-3", "1e-3"):
+        assert main(["train", *TINY, "--steps=2", "--lr", lr]) == 0
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(runs) == 2 and all("-2steps-s0-" in r for r in runs)
+    assert {r.split("-lr")[1].split("-")[0] for r in runs} == {"0.003", "0.001"}
+
+
 def test_out_naming_a_file(tmp_path, capsys):
     (tmp_path / "f").write_text("x")
     assert status(["train", *TINY, "--steps=2", "--out", str(tmp_path / "f")]) == 2

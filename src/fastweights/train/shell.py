@@ -7,7 +7,7 @@ owns the learning: one ``train_step`` at a time, ``evaluate``, and its own state
 
 A checkpoint is ``{"step", "model", "trainer", "run", "torch_rng"}``: the weights, the
 trainer's ``state_dict()`` (optimiser, scheduler, data RNG), the shell's record (history,
-running means, best metric, elapsed time) and the global RNG. Every file is written through
+best metric, elapsed time) and the global RNG. Every file is written through
 a temporary file and a rename; a failed write (a full disk) stops the run with a
 ``RunWriteError`` that names the file and says the previous checkpoint is intact.
 """
