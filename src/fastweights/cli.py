@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate a trained run, e.g. on longer sequences",
                        description="Evaluate a run's checkpoint on its task's held-out sets; "
                        "--task.KEY=VALUE flags change the task (e.g. longer test lengths).",
-                       epilog="Example: fastweights eval runs/x --task.test_length=256")
+                       epilog="Example: fastweights eval runs/x --task.n_pairs=8")
     p.add_argument("run_dir", help="a run folder written by `fastweights train`")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best",
                    help="which weights to load (default %(default)s)")
