@@ -1,7 +1,8 @@
 """Pins: every registry name builds the same model as when ``pins.json`` was recorded: the
 same parameter count and, for a fixed seed, the same outputs on a small input (token and
 feature inputs, in fp64 after an fp32 initialisation). Refactors must keep these; rerecord
-only for a deliberate change of a model (``python tests/models/test_pins.py``)."""
+only for a deliberate change of a model; ``python tests/models/test_pins.py`` records the
+names not yet pinned (a new registry name) and leaves the others as they are."""
 
 import json
 from pathlib import Path
@@ -28,9 +29,8 @@ def _outputs(name: str, tokens: bool) -> tuple[int, list]:
     return n, y.tolist()
 
 
-def record() -> dict:
-    pins = {}
-    for name in sorted(models.MODELS):
+def record(pins: dict) -> dict:
+    for name in sorted(set(models.MODELS) - set(pins)):
         pins[name] = {}
         for tokens, key in ((True, "tokens"), (False, "features")):
             n, y = _outputs(name, tokens)
@@ -57,4 +57,4 @@ def test_pinned(name, tokens):
 
 
 if __name__ == "__main__":
-    PINS.write_text(json.dumps(record()))
+    PINS.write_text(json.dumps(record(PINNED)))
