@@ -6,6 +6,7 @@ A **mixer** maps a sequence to a sequence with a carried state of named batch-fi
     y, state, inter = mixer(x, state, mask=mask, return_intermediates=True)
     mixer.init_state(batch, device, dtype) -> dict[str, Tensor]   (each [B, ...])
     mixer.state_size() -> int                                    floats per sequence
+    mixer.initial_values() -> dict   (optional) start values that are not 0, each [1, ...]
 
 ``mask`` [B, T] (bool, True = a real step): a False step writes nothing to the state, and the
 real steps' outputs are those of the sequence with the False steps removed.

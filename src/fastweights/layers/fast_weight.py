@@ -47,6 +47,7 @@ form (only when asked; the output itself comes from the usual path).
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 
@@ -55,14 +56,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from fastweights import featuremaps
-from fastweights.ops import (
-    delta_product_rule,
-    delta_rule,
-    gated_delta_rule,
-    gated_sum_rule,
-    sum_rule,
-)
+from fastweights import featuremaps, ops
+from fastweights.layers.conv import ShortConv
 
 RULES = ("sum_rule", "gated_sum_rule", "delta_rule", "gated_delta_rule", "delta_product_rule")
 ALIASES = {r.removesuffix("_rule"): r for r in RULES}  # "sum" -> "sum_rule", ...
@@ -173,9 +168,10 @@ class FastWeightLayer(nn.Module):
         super().__init__()
         self.config = c = config
         H, n = c.n_heads, c.n_steps
+        self.op = getattr(ops, c.rule)
+        self.op_args = set(inspect.signature(self.op).parameters)
         self.qkv = nn.Linear(c.d_model, c.proj_dim, bias=False)
-        self.conv = (nn.Conv1d(c.proj_dim, c.proj_dim, c.conv_size, groups=c.proj_dim)
-                     if c.conv_size else None)
+        self.conv = ShortConv(c.proj_dim, c.conv_size) if c.conv_size else None
         if c.feature_map == "favor+":
             self.register_buffer("omega", featuremaps.draw_favor(c.favor_features, c.head_dim))
         self.beta_proj = nn.Linear(c.d_model, n * H) if c.rule in DELTA_RULES else None
@@ -200,27 +196,8 @@ class FastWeightLayer(nn.Module):
         c, kw = self.config, dict(device=device, dtype=dtype)
         state = {"S": torch.zeros(batch, *c.state_shape, **kw)}
         if self.conv is not None:
-            state["conv"] = torch.zeros(batch, c.proj_dim, c.conv_size - 1, **kw)
+            state["conv"] = self.conv.init_state(batch, device, dtype)
         return state
-
-    def short_conv(self, u: Tensor, cache: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
-        """Causal depthwise convolution + SiLU over the real steps of u [B, T, C], with the
-        last c−1 real inputs before them (``cache`` [B, C, c−1]) as left context."""
-        if mask is not None:
-            # real steps first (stable), so each row's real inputs are contiguous
-            order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)  # [B, T]
-            u = u.gather(1, order[..., None].expand_as(u))
-        u = rearrange(u, "b t c -> b c t")
-        full = torch.cat([cache, u], dim=-1)
-        y = rearrange(F.silu(self.conv(full)), "b c t -> b t c")
-        w = cache.shape[-1]
-        if mask is None:
-            return y, full[..., full.shape[-1] - w:]
-        n_real = mask.sum(1)  # [B]
-        idx = (n_real[:, None] + torch.arange(w, device=u.device))[:, None]
-        idx = idx.expand(-1, u.shape[1], -1)  # [B, C, w]
-        out = torch.empty_like(y).scatter_(1, order[..., None].expand_as(y), y)
-        return out, full.gather(2, idx)
 
     def features(self, x: Tensor) -> Tensor:
         """norm(φ(x)) over the head dimension."""
@@ -244,19 +221,14 @@ class FastWeightLayer(nn.Module):
 
     def rule(self, q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, beta: Tensor | None,
              S: Tensor | None, form: str) -> tuple[Tensor, Tensor]:
-        """Run the configured op from state S; returns (o [B, T, H, V], S_T)."""
+        """Run the configured op from state S; returns (o [B, T, H, V], S_T). The op gets
+        the per-step arguments its signature names (g, beta) and sum_rule's ``normalize``."""
         c = self.config
-        common = dict(initial_state=S, output_final_state=True, form=form,
-                      chunk_size=c.chunk_size)
-        if c.rule == "sum_rule":
-            return sum_rule(q, k, v, normalize=c.normalize, **common)
-        if c.rule == "gated_sum_rule":
-            return gated_sum_rule(q, k, v, g, **common)
-        if c.rule == "delta_rule":
-            return delta_rule(q, k, v, beta, **common)
-        if c.rule == "gated_delta_rule":
-            return gated_delta_rule(q, k, v, g, beta, **common)
-        return delta_product_rule(q, k, v, beta, **common)
+        extra = {"g": g, "beta": beta} | ({"normalize": c.normalize}
+                                          if c.rule == "sum_rule" else {})
+        return self.op(q, k, v, **{n: a for n, a in extra.items() if n in self.op_args},
+                       initial_state=S, output_final_state=True, form=form,
+                       chunk_size=c.chunk_size)
 
     def trajectory(self, q: Tensor, k: Tensor, v: Tensor, g: Tensor | None,
                    beta: Tensor | None, S: Tensor | None) -> Tensor:
@@ -286,7 +258,7 @@ class FastWeightLayer(nn.Module):
                                                     device=self.omega.device))
         u = self.qkv(x)
         if self.conv is not None:
-            u, new_state["conv"] = self.short_conv(u, state["conv"], mask)
+            u, new_state["conv"] = self.conv(u, state["conv"], mask)
         q, k, v = u.split([c.d_model, n * c.d_model, n * c.d_model], dim=-1)
         q = self.features(rearrange(q, "b t (h d) -> b t h d", h=c.n_heads))
         k = self.features(rearrange(k, "b t (n h d) -> b t n h d", n=n, h=c.n_heads))

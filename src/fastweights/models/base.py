@@ -12,12 +12,14 @@
 
 y: [B, T, output_size]. ``state`` is always a batch-first ``ModelState``
 (``fastweights.models.state``); one from another batch size, dtype or model is a ValueError.
-``mask`` [B, T] bool, True = a real step: a False step writes nothing to any state, its
-output is 0, and the real steps' outputs are those of the row without its False steps
-(left-padded prompts, padded batches). ``cu_seqlens`` [N + 1] (B = 1) packs N sequences in
-one row: each runs from the initial state (or row i of a given N-row state), with no leak
-between them; the returned state has one row per sequence. Inputs are validated here, once,
-for every model: shapes, dtypes, token ids, mask, cu_seqlens and state.
+``mask`` [B, T] bool, True = a real step: a False step writes nothing to any state (a KV
+cache appends it as an invalid slot that is never attended to), its output is 0, and the real
+steps' outputs are those of the row without its False steps (left-padded prompts, padded
+batches). ``cu_seqlens`` [N + 1] (B = 1) packs N sequences in one row: each runs from the
+initial state (or row i of a given N-row state), with no leak between them, as N right-padded
+rows under a mask; the returned state has one row per sequence (intermediates come in that
+padded [N, max length] layout). Inputs are validated here, once, for every model: shapes,
+dtypes, token ids (also on CUDA, at one host sync), mask, cu_seqlens and state.
 
 Subclasses build ``encoder`` and ``head`` and implement ``init_core_state(batch, device,
 dtype) -> dict``, ``core(h, state: dict, mask, return_intermediates) -> (h, dict[, inter])``
