@@ -165,9 +165,10 @@ class SequenceModel(nn.Module):
         if c.tokens:
             if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
                 raise ValueError(f"{name} must hold integer token ids, got dtype {x.dtype}")
-            if x.numel() and (int(x.min()) < 0 or int(x.max()) >= c.input_size):
-                raise ValueError(f"{name} holds token ids in [{int(x.min())}, {int(x.max())}]"
-                                 f", outside [0, {c.input_size})")
+            lo, hi = (int(x.min()), int(x.max())) if x.numel() else (0, 0)
+            if lo < 0 or hi >= c.input_size:
+                raise ValueError(f"{name} holds token ids in [{lo}, {hi}], outside "
+                                 f"[0, {c.input_size})")
         else:
             if x.shape[-1] != c.input_size:
                 raise ValueError(f"{name} must have {c.input_size} features in its last dim, "
