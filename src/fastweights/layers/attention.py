@@ -69,6 +69,9 @@ def rotate(x: Tensor, positions: Tensor, base: float) -> Tensor:
 
 
 class AttentionLayer(nn.Module):
+    #: state tensors whose length axis grows with the tokens seen
+    growing = ("k", "v", "valid")
+
     def __init__(self, config: AttentionConfig):
         super().__init__()
         self.config = c = config

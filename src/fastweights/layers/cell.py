@@ -7,6 +7,8 @@ A **mixer** maps a sequence to a sequence with a carried state of named batch-fi
     mixer.init_state(batch, device, dtype) -> dict[str, Tensor]   (each [B, ...])
     mixer.state_size() -> int                                    floats per sequence
     mixer.initial_values() -> dict   (optional) start values that are not 0, each [1, ...]
+    mixer.growing: tuple[str, ...]   (optional) state tensors that grow with the tokens seen
+                                     (a KV cache); its ``state_size(seq_len)`` then counts them
 
 ``mask`` [B, T] (bool, True = a real step): a False step writes nothing to the state, and the
 real steps' outputs are those of the sequence with the False steps removed.

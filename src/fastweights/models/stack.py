@@ -157,7 +157,7 @@ class StackModel(SequenceModel):
                                     for i in range(self.n_blocks()))
         self.norm = nn.RMSNorm(config.d_model)
         self.growing = tuple(f"layers.{i}.{n}" for i, b in enumerate(self.blocks)
-                             if isinstance(b.mixer, AttentionLayer) for n in ("k", "v", "valid"))
+                             for n in getattr(b.mixer, "growing", ()))
         self.state_grows = bool(self.growing)
 
     def n_blocks(self) -> int:
@@ -170,7 +170,7 @@ class StackModel(SequenceModel):
     def state_size(self, seq_len: int = 1) -> int:
         """Floats carried per sequence; a KV cache counts ``seq_len`` tokens (default: the
         per-token cost)."""
-        return sum(b.mixer.state_size(seq_len) if isinstance(b.mixer, AttentionLayer)
+        return sum(b.mixer.state_size(seq_len) if getattr(b.mixer, "growing", ())
                    else b.mixer.state_size() for b in self.blocks)
 
     def init_core_state(self, batch: int, device, dtype) -> dict[str, Tensor]:
