@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
+from fastweights.layers.config import check_types
+
 
 @dataclass
 class AttentionConfig:
@@ -36,6 +38,7 @@ class AttentionConfig:
     rope_base: float = 10000.0
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1 or self.n_heads < 1 or self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a positive multiple of "
                              f"n_heads ({self.n_heads})")

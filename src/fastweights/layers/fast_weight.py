@@ -57,6 +57,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from fastweights import featuremaps, ops
+from fastweights.layers.config import check_types
 from fastweights.layers.conv import ShortConv
 
 RULES = ("sum_rule", "gated_sum_rule", "delta_rule", "gated_delta_rule", "delta_product_rule")
@@ -90,6 +91,7 @@ class FastWeightConfig:
     chunk_size: int = 64
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1 or self.n_heads < 1 or self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a positive multiple of "
                              f"n_heads ({self.n_heads})")

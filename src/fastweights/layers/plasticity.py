@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from fastweights.layers.cell import RecurrentCell, State
+from fastweights.layers.config import check_types
 from fastweights.layers.rnn import NONLINEARITIES
 
 
@@ -48,6 +49,7 @@ class BaFastWeightsConfig:
     activation: str = "relu"
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1 or self.inner_steps < 1:
             raise ValueError(f"d_model and inner_steps must be >= 1, got {self.d_model}, "
                              f"{self.inner_steps}")
@@ -99,6 +101,7 @@ class PlasticRNNConfig:
     clip: float = 1.0
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1 or self.clip <= 0:
             raise ValueError(f"d_model must be >= 1 and clip > 0, got {self.d_model}, "
                              f"{self.clip}")

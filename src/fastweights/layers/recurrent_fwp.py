@@ -59,6 +59,7 @@ import torch
 from torch import Tensor, nn
 
 from fastweights.layers.cell import RecurrentCell, State
+from fastweights.layers.config import check_types
 from fastweights.ops import delta_step
 
 
@@ -67,6 +68,7 @@ class RecurrentFWPConfig:
     d_model: int = 32
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1:
             raise ValueError(f"d_model must be >= 1, got {self.d_model}")
 

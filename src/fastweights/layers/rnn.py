@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from fastweights.layers.cell import RecurrentCell, State
+from fastweights.layers.config import check_types
 
 NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
 
@@ -33,6 +34,7 @@ class ElmanConfig:
     identity_init: bool = False  # W_h = I, b = 0 (iRNN)
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1:
             raise ValueError(f"d_model must be >= 1, got {self.d_model}")
         if self.nonlinearity not in NONLINEARITIES:

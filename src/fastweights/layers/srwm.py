@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from fastweights.layers.cell import RecurrentCell, State
+from fastweights.layers.config import check_types
 from fastweights.ops import delta_step
 
 N_BETA = 4
@@ -43,6 +44,7 @@ class SRWMConfig:
     n_heads: int = 1
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1 or self.n_heads < 1 or self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a positive multiple of "
                              f"n_heads ({self.n_heads})")

@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from fastweights.layers.cell import RecurrentCell, State
+from fastweights.layers.config import check_types
 
 RULES = ("hebb", "oja")
 NORMS = ("before", "after")
@@ -51,6 +52,7 @@ class STPNConfig:
     clamp: float | None = None
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1:
             raise ValueError(f"d_model must be >= 1, got {self.d_model}")
         if self.rule not in RULES:

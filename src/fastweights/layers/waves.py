@@ -50,6 +50,7 @@ import torch
 from torch import Tensor, nn
 
 from fastweights.layers.cell import RecurrentCell, State
+from fastweights.layers.config import check_types
 
 BOUNDARIES = ("lbc", "sbc")
 PHASES = ("flag", "sum")
@@ -63,6 +64,7 @@ class TWMConfig:
     phase: str = "flag"
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1 or self.n_columns < 1:
             raise ValueError(f"d_model and n_columns must be >= 1, got {self.d_model}, "
                              f"{self.n_columns}")
@@ -127,6 +129,7 @@ class WaveRNNConfig:
     n_channels: int = 2
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1 or self.n_channels < 1:
             raise ValueError(f"d_model and n_channels must be >= 1, got {self.d_model}, "
                              f"{self.n_channels}")
