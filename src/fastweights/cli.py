@@ -115,7 +115,9 @@ def _parser() -> argparse.ArgumentParser:
                        "options.", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER, help="benchmark name and its options")
     sub.add_parser("rules", help="list the update rules: recurrence, paper, arguments with "
-                   "domains, state, forms, backends", add_help=False)
+                   "domains, state, forms, backends", add_help=False,
+                   description="Print every update rule of fastweights.ops.RULES; --markdown "
+                   "writes the table of docs/rules.md.")
     return parser
 
 
