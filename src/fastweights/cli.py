@@ -110,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
                        "options.", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER, help="benchmark name and its options")
     sub.add_parser("rules", help="list the update rules: recurrence, paper, arguments with "
-                   "domains, state, forms, backends", add_help=False)
+                   "domains, state, forms, backends", add_help=False,
+                   description="List every update rule of fastweights.ops from its "
+                   "declaration; `fastweights rules --help` lists the options.")
     return parser
 
 
