@@ -114,6 +114,10 @@ def _parser() -> argparse.ArgumentParser:
                        description="Run a benchmark; `fastweights bench ops --help` lists its "
                        "options.", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER, help="benchmark name and its options")
+    sub.add_parser("rules", help="list the update rules: recurrence, paper, arguments with "
+                   "domains, state, forms, backends", add_help=False,
+                   description="List every update rule of fastweights.ops from its "
+                   "declaration; `fastweights rules --help` lists the options.")
     return parser
 
 
@@ -289,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")  # plots go to files; a user's choice wins
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
+    if args.command == "rules":
+        from fastweights.ops.table import main as rules_main
+
+        return rules_main(rest)
     if args.command in ("models", "tasks", "sweep") and rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     from fastweights.train.errors import InvalidFile, RunError
