@@ -184,9 +184,6 @@ Every cell and learning rate:
 
 {grid_table(results, {"test acc": lambda r: r.test(), "test loss": lambda r: r.test("loss")})}
 
-## What was seen
-
-{summary}
 """
     return Report(verdict.verdict, summary, body, figs, results)
 

@@ -130,16 +130,13 @@ single-head RDN had not fit even the training lengths.
 
 ![training lengths]({fig_in.name})
 
-## What was seen
 
-{summary}
-
-{("A baseline beats the claimed models: " + "; ".join(beaten) + ". The claim concerns the "
-  "linear transformer's limits and what recurrent FWPs and the delta rule add, which the "
-  "criteria test; a baseline ahead of them does not contradict it, but the report says so.")
- if beaten else ""}
 """
-    return Report(verdict.verdict, summary, body, [fig, fig_in], results)
+    discussion = ("A baseline beats the claimed models: " + "; ".join(beaten) + ". The claim "
+                  "concerns the linear transformer's limits and what recurrent FWPs and the "
+                  "delta rule add, which the criteria test; a baseline ahead of them does not "
+                  "contradict it, but the report says so.") if beaten else ""
+    return Report(verdict.verdict, summary, body, [fig, fig_in], results, discussion)
 
 
 REPRODUCTION = Reproduction(

@@ -7,7 +7,8 @@ worker processes for the whole grid), then chooses each cell's learning rate: th
 **median over seeds** of ``select(run)`` is highest, where ``select`` reads the validation
 split (by default the best validation main metric over the run's evaluations). When that
 learning rate is the single best and sits at an edge of the grid, the grid grows one step
-beyond it (the grid's own ratio) and the cell runs again, up to ``budget.extend`` times.
+beyond it (the next value on the 1–3–10 ladder) and the cell runs again, up to
+``budget.extend`` times.
 Finished runs are never retrained, so a rerun (or ``--report``) replays the same decisions
 from the same files, and the same seeds give the same numbers.
 """
@@ -15,6 +16,7 @@ from the same files, and the same seeds give the same numbers.
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import os
 import statistics
@@ -143,15 +145,18 @@ class CellResult:
 
 def choose_lr(scores: dict[float, float]) -> tuple[float, float | None]:
     """The best learning rate (highest score; the smaller lr among ties) and, when it is the
-    single best and lies at an edge of the grid, the next lr beyond that edge (else None)."""
+    single best and lies at an edge of the grid, the next value beyond that edge on the
+    1–3–10 ladder (else None)."""
     lrs = sorted(scores)
     best = max(lrs, key=lambda lr: (scores[lr], -lr))
     unique = sum(scores[lr] == scores[best] for lr in lrs) == 1
     if len(lrs) < 2 or not unique or best not in (lrs[0], lrs[-1]):
         return best, None
-    ratio = lrs[1] / lrs[0] if best == lrs[0] else lrs[-1] / lrs[-2]
-    beyond = best / ratio if best == lrs[0] else best * ratio
-    return best, float(f"{beyond:.3g}")
+    e = math.floor(math.log10(best))
+    ladder = [float(f"{m * 10.0 ** k:.3g}") for k in range(e - 2, e + 3) for m in (1, 3)]
+    if best == lrs[-1]:
+        return best, min(x for x in ladder if x > 1.5 * best)
+    return best, max(x for x in ladder if x < best / 1.5)
 
 
 def run_grid(cells: list[Cell], ctx: Context,

@@ -97,9 +97,6 @@ def run(ctx: Context) -> Report:
 
 ![parity]({fig.name})
 
-## What was seen
-
-{summary}
 """
     return Report(verdict.verdict, summary, body, [fig], results)
 

@@ -132,9 +132,6 @@ recurrent models stop early at the target.
 
 ![recall vs state]({fig.name})
 
-## What was seen
-
-{summary}
 """
     return Report(verdict.verdict, summary, body, [fig], results)
 

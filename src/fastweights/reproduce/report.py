@@ -4,8 +4,8 @@ A reproduction tests one published claim: ``run(ctx)`` trains what it needs thro
 ``run_grid`` (so finished runs are reused and ``--report`` retrains nothing), judges its
 pre-stated criterion on medians over seeds and returns a ``Report``. ``write_report`` turns
 it into ``docs/results/NAME.md``: the claim, the verdict, the command, the body (the paper
-vs here settings, tables with medians and min–max, plots with error bars, what was seen) and
-the history of the settings tried before the present ones.
+vs here settings, the criterion, tables with medians and min–max, plots with error bars),
+what was seen and the history of the settings tried before the present ones.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class Report:
     body: str  # Markdown: setting, budget, tables, figures (by file name), discussion
     figures: list[Path] = field(default_factory=list)
     results: dict[str, CellResult] = field(default_factory=dict)  # for the time spent
+    discussion: str = ""  # after the summary: surprises, a baseline ahead of the claim
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -88,7 +89,9 @@ def write_report(repro: Reproduction, report: Report, command: str, seconds: flo
         f"{report.train_seconds() / 60:.1f} min of training summed over runs; "
         f"{platform.machine()} with {os.cpu_count()} cores, torch {torch.__version__}, commit "
         f"{_commit()}).\n\n{report.body.strip()}\n\n"
-        f"## Settings history\n\n{history}\n")
+        f"## What was seen\n\n{report.summary}\n\n"
+        + (f"{report.discussion.strip()}\n\n" if report.discussion.strip() else "")
+        + f"## Settings history\n\n{history}\n")
     return path
 
 

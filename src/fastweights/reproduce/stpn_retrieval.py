@@ -141,9 +141,6 @@ Energy per step (chosen lr per model, lowest first):
 
 ![energy]({fig_e.name})
 
-## What was seen
-
-{summary}
 """
     return Report(verdict.verdict, summary, body, [fig, fig_e], results)
 

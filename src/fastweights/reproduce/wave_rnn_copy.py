@@ -111,9 +111,6 @@ Chance accuracy is 1/8 = 0.125.
 
 ![recall accuracy vs step]({fig.name})
 
-## What was seen
-
-{summary}
 """
     return Report(verdict.verdict, summary, body, [fig], results)
 

@@ -229,9 +229,6 @@ test is whether the trained *nonlinear* RNN's hidden state behaves that way.
 
 ![Krylov-basis projection, untrained]({heat0_fig.name})
 
-## What was seen
-
-{summary}
 """
     return Report(verdict.verdict, summary, body, [curves, grad_fig, heat_fig, heat0_fig],
                   results)
