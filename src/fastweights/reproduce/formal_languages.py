@@ -147,10 +147,10 @@ REPRODUCTION = Reproduction(
           "helps where memory must be reset (reset Dyck-1)",
     run=run,
     history=(
-        "First full run (commit 6928311): parity, reset Dyck-1 and Dyck-1, 400 steps of "
-        "batch 32, one seed, lrs 1e-3 and 3e-3: partly reproduced (delta rule helps on reset "
-        "Dyck-1; no model generalised on parity at that budget).",
-        "Commit 179d8ae: parity and reset Dyck-1 only (CPU budget).",
+        "First full run (commit 6928311): parity and reset Dyck-1 (Dyck-1 dropped for the "
+        "CPU budget, commit 179d8ae), 400 steps of batch 32, one seed, lrs 1e-3 and 3e-3: "
+        "partly reproduced (delta rule helps on reset Dyck-1; no model generalised on parity "
+        "at that budget).",
         "Commit 897d005: parity at batch 64, up to 2,000 steps, stop at the target: "
         "reproduced (SRWM 1.000 on the longer parity bin, linear transformer 0.178); the "
         "verdict moved to reproduced after this change.",

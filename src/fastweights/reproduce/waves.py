@@ -243,9 +243,9 @@ REPRODUCTION = Reproduction(
     run=run,
     history=(
         "First full run (commit 377d02e): TWM columns of width 8 (the paper's d), RNN of "
-        "s·d = 64 units, one seed: partly reproduced (TWM solved repeat-copy, stalled near "
-        "0.74 on signed-selection; the RNN learned nothing in 1,500 steps, so (c) was "
-        "untested).",
+        "s·d = 64 units, LSTM 32, up to 1,500 steps, one seed: partly reproduced (TWM "
+        "solved repeat-copy, stalled near 0.74 on signed-selection; the RNN learned nothing "
+        "in 1,500 steps, so (c) was untested).",
         "Commit c309e09: the gradient measured on the state w.r.t. the first input, trained "
         "and untrained; (c) tested only for an RNN that learned the task.",
         "Commit 3563de4: TWM columns of width 16, RNN 128 units, LSTM 64 (128 floats of "
