@@ -38,7 +38,7 @@ class Budget:
     def train(self) -> dict:
         """The ``[train]`` fields of a run under this budget (lr and seed come from the grid)."""
         return {"steps": self.steps, "batch_size": self.batch_size,
-                "eval_every": self.eval_every, "warmup": min(self.warmup, self.steps),
+                "eval_every": self.eval_every, "warmup": min(self.warmup, self.steps - 1),
                 "target": self.target, "threads": 1}
 
     def describe(self) -> str:
