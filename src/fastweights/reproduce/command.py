@@ -21,8 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "the finished runs, training nothing")
     p.add_argument("--workers", type=int, default=2, help="parallel training processes "
                    "(default %(default)s; 1 trains in this process)")
-    p.add_argument("--out", default=None, help="report folder (default docs/results, or "
-                   "runs/reproduce-quick/docs with --quick)")
+    p.add_argument("--out", default=None, help="report folder (default docs/results; "
+                   "docs/results/paper with --scale paper; runs/reproduce-quick/docs with "
+                   "--quick)")
     p.add_argument("--runs", default="runs/reproduce", help="folder of the training runs "
                    "(default %(default)s)")
 
@@ -49,7 +50,8 @@ def main(args: argparse.Namespace, rest: list[str], parser: argparse.ArgumentPar
         parser.error(f"--workers must be >= 1, got {args.workers}")
     scale = "quick" if args.quick else args.scale
     flag = {"quick": " --quick", "cpu": "", "paper": " --scale paper"}[scale]
-    out = Path(args.out or ("runs/reproduce-quick/docs" if args.quick else "docs/results"))
+    out = Path(args.out or {"quick": "runs/reproduce-quick/docs", "cpu": "docs/results",
+                            "paper": "docs/results/paper"}[scale])
     for name in names:
         repro, start = REPRODUCTIONS[name], time.perf_counter()
         suffix = "" if scale == "cpu" else f"-{scale}"
