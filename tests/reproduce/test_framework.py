@@ -111,3 +111,22 @@ def test_budget_rejects_an_unsorted_grid():
         Budget(steps=1, batch_size=1, eval_every=1, lrs=(1e-2, 1e-3), seeds=(0,))
     with pytest.raises(ValueError, match="scale"):
         Context("huge")
+
+
+def _fake_run(values, every=10, steps=40, lr=1e-3, seed=0):
+    history = [{"step": every * (i + 1), "val/accuracy": v, "test/accuracy": v / 2}
+               for i, v in enumerate(values)]
+    result = {"history": history, "main_metric": "accuracy", "higher_is_better": True}
+    return grid.Run("c", None, lr, seed, result, steps)
+
+
+def test_val_area_holds_an_early_stopped_run_at_its_last_value():
+    assert grid.val_area(_fake_run([0.5, 1.0])) == pytest.approx((0.5 + 1.0 * 3) / 4)
+    assert grid.val_area(_fake_run([0.0, 0.2, 0.4, 0.6])) == pytest.approx(0.3)
+
+
+def test_selected_row_is_the_earliest_best_on_validation():
+    run = _fake_run([0.2, 0.9, 0.9, 0.4])
+    assert run.selected["step"] == 20
+    assert run.test() == 0.45 and run.val() == 0.9
+    assert run.steps_to(0.45) == 20 and math.isinf(run.steps_to(0.99))
