@@ -28,11 +28,11 @@ from pathlib import Path
 
 import torch
 
-from fastweights import models, tasks
+from fastweights import tasks
 from fastweights.reproduce.budget import Budget, Context
-from fastweights.train.config import Experiment
-from fastweights.train.loop import RESULT, train
-from fastweights.train.sweep import Sweep, _check_same_experiment, _exit_with_parent
+from fastweights.train import Experiment, load_run, train
+from fastweights.train.shell import RESULT, same_experiment
+from fastweights.train.sweep import Sweep, _exit_with_parent
 
 
 @dataclass
@@ -97,13 +97,20 @@ class Run:
                     float("inf"))
 
     def load(self) -> tuple[torch.nn.Module, tasks.Task]:
-        """The run's best checkpoint with its task."""
-        cfg = json.loads((self.dir / "config.json").read_text())
-        task = tasks.build(cfg["task"], **cfg["task_config"])
-        model = models.build(cfg["model"], **Experiment.model_sizes(task),
-                             **cfg["model_config"])
-        model.load_state_dict(torch.load(self.dir / "best.pt", weights_only=True)["model"])
-        return model.eval(), task
+        """The run's best checkpoint (in eval mode) with its task."""
+        loaded = load_run(self.dir, checkpoint="best")
+        return loaded.model, loaded.task
+
+    def untrained(self) -> torch.nn.Module:
+        """A fresh model of the run's config seeded with the run's seed (as the trainer seeds
+        before it builds the model); the global RNG is left as it was."""
+        exp = load_run(self.dir).experiment
+        rng = torch.get_rng_state()
+        try:
+            torch.manual_seed(self.seed)
+            return exp.build_model().eval()
+        finally:
+            torch.set_rng_state(rng)
 
 
 def default_select(run: Run) -> float:
@@ -202,7 +209,11 @@ def _execute(jobs: list[tuple[Path, Experiment]], ctx: Context) -> None:
     """Train the unfinished runs among ``jobs``: in this process with one worker, else in
     ``ctx.workers`` processes. With ``ctx.report_only`` a missing run is an error."""
     for run_dir, exp in jobs:
-        _check_same_experiment(run_dir, exp)
+        diff = same_experiment(run_dir, exp)
+        if diff:
+            raise ValueError(f"{run_dir} holds a different experiment (differs in "
+                             f"{', '.join(diff[:6])}); choose another --runs folder or remove "
+                             f"that run")
     todo = [(d, exp) for d, exp in jobs if not (d / RESULT).exists()]
     if not todo:
         return

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import torch
 
-from fastweights import models
 from fastweights.analysis.memory_plots import (
     krylov_basis,
     krylov_wave_map,
@@ -41,7 +40,6 @@ from fastweights.reproduce.grid import Cell, Run, run_grid
 from fastweights.reproduce.plots import plot_curves, plot_lines
 from fastweights.reproduce.report import Report, Reproduction, grid_table, paper_vs_here
 from fastweights.reproduce.stats import Spread
-from fastweights.train.config import Experiment
 
 SYSTEMS = ["repeat-copy", "signed-selection"]
 MODELS = {"twm": {"d_model": 16, "n_columns": 8}, "rnn": {"d_model": 128},
@@ -61,13 +59,6 @@ BUDGETS = {
     "paper": Budget(steps=20_000, batch_size=64, eval_every=1000, lrs=(3e-4, 1e-3, 3e-3),
                     seeds=(0, 1, 2), warmup=100, target=0.999),
 }
-
-
-def _fresh(run: Run, model: str) -> torch.nn.Module:
-    """The untrained model of a run: same config, the run's seed."""
-    _, task = run.load()
-    torch.manual_seed(run.seed)
-    return models.build(model, **Experiment.model_sizes(task), **MODELS[model])
 
 
 def _diagonal(rnn: torch.nn.Module, x: torch.Tensor) -> tuple[float, torch.Tensor]:
@@ -106,7 +97,7 @@ def run(ctx: Context) -> Report:
             return out
         model, task = run.load()
         x = task.test_set()[0][:probe]
-        fresh = _fresh(run, model_name)
+        fresh = run.untrained()
         for label, net in (("trained", model), ("init", fresh)):
             g = state_gradient_norms(net, x)
             grads.setdefault(f"{model_name} ({label})", {})[run.seed] = g
