@@ -23,22 +23,26 @@ def call(case_id: str, inputs: dict, **kwargs):
     return CASES[case_id].call(inputs, **kwargs)
 
 
-def tmap(f, x):
-    """``f`` on a tensor, or on each tensor of a multi-tensor state (a tuple)."""
-    return tuple(f(t) for t in x) if isinstance(x, tuple) else f(x)
+def each(f, s):
+    """``f`` on a state: one tensor, or each tensor of a tuple state (e.g. mLSTM's C, n, m)."""
+    return tuple(f(x) for x in s) if isinstance(s, tuple) else f(s)
 
 
-def flat(values) -> list[torch.Tensor]:
-    """The tensors of ``values``, with multi-tensor states unpacked."""
-    return [t for v in values for t in (v if isinstance(v, tuple) else (v,))]
+def flat(s) -> torch.Tensor:
+    """A state (tensor or tuple) as one flat float64 vector, for comparisons."""
+    parts = s if isinstance(s, tuple) else (s,)
+    return torch.cat([p.double().reshape(-1) for p in parts])
+
+
+def cat_states(states: list, dim: int = 0):
+    if isinstance(states[0], tuple):
+        return tuple(torch.cat(p, dim) for p in zip(*states, strict=True))
+    return torch.cat(states, dim)
 
 
 def rel(a, b) -> float:
-    """‖a − b‖ / ‖b‖ (relative RMS error), ‖a − b‖ when b is 0; for a multi-tensor state,
-    the largest over its tensors."""
-    if isinstance(b, tuple):
-        return max(rel(x, y) for x, y in zip(a, b, strict=True))
-    a, b = a.double(), b.double()
+    """‖a − b‖ / ‖b‖ (relative RMS error), ‖a − b‖ when b is 0; states may be tuples."""
+    a, b = flat(a), flat(b)
     den = b.norm().item()
     return (a - b).norm().item() / den if den > 0 else (a - b).norm().item()
 
@@ -48,29 +52,30 @@ def tol(dtype: torch.dtype) -> float:
 
 
 def leaves_of(inputs: dict) -> dict:
-    return {n: tmap(lambda t: t.clone().requires_grad_(), t) for n, t in inputs.items()}
+    return {n: each(lambda t: t.clone().requires_grad_(), t) for n, t in inputs.items()}
 
 
-def weighted_loss(o: torch.Tensor, S) -> torch.Tensor:
+def weighted_loss(o: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
     """A fixed random linear function of (o, S_T), so that every gradient is exercised."""
     gen = torch.Generator().manual_seed(1)
-    return sum((x * torch.randn(x.shape, generator=gen, dtype=torch.float64).to(x.dtype)).sum()
-               for x in flat([o, S]))
-
-
-def grad_of(x):
-    """The gradient of a leaf (zero if no step read it), or of each part of a state."""
-    return tmap(lambda t: torch.zeros_like(t) if t.grad is None else t.grad, x)
+    w_o = torch.randn(o.shape, generator=gen, dtype=torch.float64).to(o.dtype)
+    loss = (o * w_o).sum()
+    for part in S if isinstance(S, tuple) else (S,):
+        loss = loss + (part * torch.randn(part.shape, generator=gen, dtype=torch.float64)
+                       .to(part.dtype)).sum()
+    return loss
 
 
 def outputs_and_grads(case_id: str, inputs: dict, **kwargs):
-    """o, S_T and the gradients of ``weighted_loss`` w.r.t. every input (incl. the state)."""
+    """o, S_T and the gradients of ``weighted_loss`` w.r.t. every input (incl. the state).
+    A tuple state gets a tuple of gradients."""
     leaves = leaves_of(inputs)
     o, S = call(case_id, leaves, output_final_state=True, **kwargs)
     weighted_loss(o, S).backward()
     # an input that no step reads (T = 0) gets no gradient: it is zero
-    grads = {n: grad_of(t) for n, t in leaves.items()}
-    return o.detach(), tmap(torch.Tensor.detach, S), grads
+    grads = {n: each(lambda t: torch.zeros_like(t) if t.grad is None else t.grad, t)
+             for n, t in leaves.items()}
+    return o.detach(), each(torch.Tensor.detach, S), grads
 
 
 @functools.cache
@@ -81,8 +86,7 @@ def reference(case_id: str, T: int, dtype: torch.dtype):
 
 def errors(got, want) -> dict[str, float]:
     (o, S, grads), (o_ref, S_ref, g_ref) = got, want
-    assert o.shape == o_ref.shape
-    assert [t.shape for t in flat([S])] == [t.shape for t in flat([S_ref])]
+    assert o.shape == o_ref.shape and flat(S).shape == flat(S_ref).shape
     return {"o": rel(o, o_ref), "S": rel(S, S_ref)} | {
         f"d{n}": rel(grads[n], g_ref[n]) for n in g_ref}
 

@@ -116,7 +116,7 @@ def intra_chunk_per_key(q: Tensor, k: Tensor, g: Tensor, sub: int = 8) -> Tensor
 
     No exponent may be positive (it could overflow), so (GLA, Yang et al. 2024) the chunk is
     cut into sub-chunks of ``sub`` steps. Inside a sub-chunk the C·sub·K pairwise terms are
-    formed from pairwise sums (``chunking.segsum``). Between sub-chunk j and a later
+    formed from pairwise sums. Between sub-chunk j and a later
     sub-chunk i the decay is split where sub-chunk i starts: exp(Σ_{s<r≤t} g_r) = exp(b_t) ·
     exp(c_s + G_ij), with b_t summed from the start of sub-chunk i, c_s from after s to the
     end of sub-chunk j, and G_ij the totals of the sub-chunks strictly between them: factors
@@ -128,7 +128,13 @@ def intra_chunk_per_key(q: Tensor, k: Tensor, g: Tensor, sub: int = 8) -> Tensor
     n = C // sub
     lead = g.shape[:-2]
     qs, ks, gs = (x.reshape(*lead, n, sub, K) for x in (q, k, g))  # [..., n, sub, K]
-    pair = chunking.segsum(gs.mT).permute(*range(len(lead) + 1), -2, -1, -3)  # [..., n, t, s, K]
+    # pairwise sums Σ_{s<r≤t} g_r within each sub-chunk, [..., n, t, s, K]: a 0/1-weighted
+    # sum of the included terms only (M[t, s, r] = 1 for s < r ≤ t), so nothing cancels
+    r = torch.arange(sub, device=g.device)
+    M = ((r[None, :, None] < r[None, None, :]) & (r[None, None, :] <= r[:, None, None]))
+    pair = torch.einsum("tsr,...rk->...tsk", M.to(g.dtype), gs)
+    lower = torch.ones(sub, sub, dtype=torch.bool, device=g.device).tril()
+    pair = pair.masked_fill(~lower[..., None], float("-inf"))
     diag = torch.einsum("...itk,...isk,...itsk->...its", qs, ks, pair.exp())
     if n == 1:
         return diag.reshape(*lead, C, C)

@@ -82,7 +82,10 @@ def markdown(rules: dict[str, Rule]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="fastweights rules", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="fastweights rules", description="Print every update rule of fastweights.ops: "
+        "recurrence, paper, per-step arguments with domains and neutral values, state shapes, "
+        "options, forms and the backends available on this machine.")
     parser.add_argument("--markdown", action="store_true",
                         help="print the docs/rules.md table instead")
     args = parser.parse_args(argv)
