@@ -16,11 +16,12 @@ With x_{−1} from the state (0 at the start) and δ_t = x_{t−1} − x_t (toke
     y_t = W_o (p_t ⊙ g_t)
 
 A, B are low-rank pairs (rank ``rank``); ξ, α, ρ learned per channel (ξ = 0.85, α = 1,
-ρ = 0 at the start, so the bonus term grows from nothing). State: ``S`` [B, H, d, d] and
+ρ = 0 at the start, so the bonus term grows from nothing); μ_∗ and w₀ start as the
+authors' first layer (``MIX_POWERS``), a₀ = 0. State: ``S`` [B, H, d, d] and
 ``shift`` [B, d_model] (the last real input x). A masked step is skipped by the token shift
 too: x_{t−1} is the row's last real input. Differences from the authors' code: no value
-residual across layers (v_first), μ_∗ start at 0.5 (the authors' depend on the layer
-index), low-rank initialisations are plain PyTorch defaults.
+residual across layers (v_first), every layer starts as the authors' first (their μ_∗
+and w₀ depend on the layer index), low-rank initialisations are plain PyTorch defaults.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from torch import Tensor, nn
 from fastweights.layers.rule_mixer import RuleMixer, RuleMixerConfig, heads
 
 MIXES = ("r", "w", "k", "v", "a", "g")
+# the authors' first-layer initialisation: μ_∗,i = 1 − (i/d)^{p_∗}, and w₀,i rising from
+# −6.5 to −1.5 over the channels (slow decays first)
+MIX_POWERS = (0.2, 0.9, 0.7, 0.7, 0.9, 0.2)
 
 
 @dataclass
@@ -76,9 +80,10 @@ class RWKV7TimeMix(RuleMixer):
         super().__init__(c, "dplr_delta_rule", c.head_dim, c.head_dim)
         self.extra_state = {"shift": (c.d_model,)}
         D, r = c.d_model, c.rank
-        self.mu = nn.Parameter(torch.full((len(MIXES), D), 0.5))
+        i = torch.arange(D) / D
+        self.mu = nn.Parameter(torch.stack([1 - i ** p for p in MIX_POWERS]))
         self.r, self.k, self.v = (nn.Linear(D, D, bias=False) for _ in range(3))
-        self.w0 = nn.Parameter(torch.zeros(D))
+        self.w0 = nn.Parameter(-6.5 + 5 * (torch.arange(D) / max(D - 1, 1)) ** 0.85)
         self.w_lora = nn.Sequential(nn.Linear(D, r, bias=False), nn.Tanh(),
                                     nn.Linear(r, D, bias=False))
         self.a0 = nn.Parameter(torch.zeros(D))
