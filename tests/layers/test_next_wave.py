@@ -5,6 +5,7 @@ import torch
 
 from fastweights import models
 from fastweights.layers.mlstm import MLSTMConfig, MLSTMLayer
+from fastweights.layers.oja import OjaConfig, OjaLayer
 from fastweights.layers.rule_mixer import RuleIntermediates
 from fastweights.layers.rwkv7 import RWKV7Config, RWKV7TimeMix, token_shift
 from fastweights.models.next_wave import SPECS
@@ -69,3 +70,13 @@ def test_mlstm_soft_capped_gates_stay_finite_in_fp32():
 def test_impossible_configs(config, field):
     with pytest.raises(ValueError, match=field):
         config()
+
+
+def test_oja_decay_is_optional():
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 8)
+    for decay in (False, True):
+        layer = OjaLayer(OjaConfig(d_model=8, n_heads=2, decay=decay))
+        _, _, inter = layer(x, return_intermediates=True)
+        g = inter.args["g"]
+        assert bool((g < 0).all()) if decay else not g.any()
