@@ -16,7 +16,8 @@ Targets: 0 (fixate) until test onset, then 1 (match) or 2 (non-match) for the wh
 period; the first ``mask`` ms after test onset (rounded to steps) are unscored (-100). The
 test matches when it equals the sample rotated by ``rotation`` degrees: 0° is DMS
 (``masse-dms``), 90° is the manipulation task DMRS90 (``masse-dmrs``; the network must
-rotate the remembered sample). Match trials are half of all trials; a non-match test is any other direction.
+rotate the remembered sample). Match trials are half of all trials; a non-match test is
+any other direction.
 
 The input noise of the authors' generator is part of the ``stsp-rnn`` model (training mode
 only); ``noise_std`` adds Gaussian noise here, for models without their own.
