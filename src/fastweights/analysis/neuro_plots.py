@@ -45,6 +45,7 @@ def plot_decoding_over_time(curves: dict[str, Sequence[Decoding]],
         ax.plot(t, acc.mean(0), color=colour, lw=2, label=f"{label} (n={len(runs)})")
         chance = torch.stack([r.chance_hi for r in runs]).mean(0)
         ax.plot(t, chance, color=colour, lw=1, ls="--", alpha=0.7)
+    ax.plot([], [], color="grey", ls="--", lw=1, label="shuffled labels, 95th percentile")
     ax.set_ylim(0, 1.05)
     ax.set_xlim(0, sum(b - a for a, b in periods.values()) * dt if periods else None)
     ax.set_xlabel(f"time in trial ({unit})")
