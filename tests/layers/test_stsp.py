@@ -42,7 +42,7 @@ def test_utilisation_transient_is_the_discrete_exponential():
 
 def test_dale_law_signs_and_no_self_connections():
     cell = STSPRNN(5, STSPConfig(d_model=10))
-    W = cell.recurrent_weights()
+    (W,) = cell.recurrent_weights()
     assert cell.n_exc == 8
     assert (W[:8] >= 0).all() and (W[8:] <= 0).all() and (W.diagonal() == 0).all()
     # half facilitating (even units), half depressing
@@ -72,7 +72,7 @@ def test_intermediates_and_rate_cost():
     assert inter.h.shape == inter.efficacy.shape == (2, 6, 10)
     torch.testing.assert_close(inter.efficacy, inter.syn_x * inter.syn_u)
     # the readout sees the excitatory units only, with non-negative weights
-    torch.testing.assert_close(y, inter.h[..., :8] @ torch.relu(model.head.weight)
+    torch.testing.assert_close(y, inter.h[..., :8] @ torch.relu(model.head.weight[0])
                                + model.head.bias)
     torch.testing.assert_close(model.rate_loss(inter), 2e-2 * inter.h.square().mean())
 
@@ -90,3 +90,23 @@ def test_noise_only_in_training_mode():
 def test_config_validation(bad):
     with pytest.raises(ValueError):
         STSPConfig(**bad)
+
+
+def test_a_population_runs_each_network_on_its_own_rows():
+    from fastweights.models.stsp import split_networks
+
+    torch.manual_seed(0)
+    pop = models.build("stsp-rnn", d_model=10, input_size=4, output_size=3,
+                       n_networks=3).double().eval()
+    x = torch.rand(6, 7, 4, dtype=torch.float64)
+    y, state, inter = pop(x, return_intermediates=True)
+    nets = split_networks(pop)
+    assert len(nets) == 3
+    for p, net in enumerate(nets):
+        y_p, s_p, i_p = net.double()(x[2 * p:2 * p + 2], return_intermediates=True)
+        torch.testing.assert_close(y_p, y[2 * p:2 * p + 2])
+        torch.testing.assert_close(i_p.efficacy, inter.efficacy[2 * p:2 * p + 2])
+        torch.testing.assert_close(s_p["u"], state["u"][2 * p:2 * p + 2])
+    assert not torch.allclose(nets[0].cell.w_rec, nets[1].cell.w_rec)
+    with pytest.raises(ValueError, match="split evenly"):
+        pop(x[:5])

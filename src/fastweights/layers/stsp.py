@@ -38,6 +38,12 @@ inhibitory units ~ Gamma(0.2, 1) (``balance_EI``); W_in ~ Gamma(0.2, 1); b = 0; 
 learned; with ``synapses="none"`` W̃_rec is divided by 3 (static synapses transmit
 more than u·x < 1, as in the code). The loss adds ``rate_cost · mean(h²)`` (``rate_loss``).
 
+A population: with ``n_networks = P`` the module holds P independent networks (every
+parameter gets a leading axis P, each drawn on its own) and the batch is split into P equal
+groups of rows, group p run by network p; the authors train 20 networks per task, and one
+pass over P networks costs little more than one on a CPU. ``split_networks`` (in
+``fastweights.models.stsp``) takes them apart. ``reset`` restarts h at network 0's h_0.
+
 | paper / code | here |
 |---|---|
 | h, syn_x, syn_u | state ``h``, ``x``, ``u``; intermediates ``h``, ``syn_x``, ``syn_u`` |
@@ -96,6 +102,7 @@ class STSPConfig:
     noise_in: float = 0.1  # noise_in_sd
     rate_cost: float = 2e-2  # spike_cost, on mean(h²)
     h0: float = 0.1  # initial rate (learned)
+    n_networks: int = 1  # independent networks side by side (see below)
 
     def __post_init__(self) -> None:
         if self.d_model < 1:
@@ -112,6 +119,8 @@ class STSPConfig:
         for name in ("U_fac", "U_dep"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if self.n_networks < 1:
+            raise ValueError(f"n_networks must be >= 1, got {self.n_networks}")
         for name in ("noise_rec", "noise_in", "rate_cost", "h0"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -161,17 +170,18 @@ class STSPRNN(RecurrentCell):
         d, n_exc = self.d, self.n_exc = config.d_model, config.n_exc
         self.out_size = n_exc
         self.alpha = c.dt / c.tau_m
+        P = self.P = c.n_networks
         gamma = lambda shape, k: torch.distributions.Gamma(k, 1.0).sample(shape)  # noqa: E731
-        w_rec = gamma((d, d), 0.1)
-        w_rec[:, n_exc:] = gamma((d, d - n_exc), 0.2)
-        w_rec[n_exc:, :] = gamma((d - n_exc, d), 0.2)
+        w_rec = gamma((P, d, d), 0.1)
+        w_rec[..., n_exc:] = gamma((P, d, d - n_exc), 0.2)
+        w_rec[:, n_exc:, :] = gamma((P, d - n_exc, d), 0.2)
         if c.synapses == "none":
             # static synapses are stronger than u·x < 1; the authors scale them down by 3
             w_rec = w_rec / 3
-        self.w_rec = nn.Parameter(w_rec)  # [pre, post]
-        self.w_in = nn.Parameter(gamma((input_size, d), 0.2))
-        self.b = nn.Parameter(torch.zeros(d))
-        self.h0 = nn.Parameter(torch.full((d,), c.h0))
+        self.w_rec = nn.Parameter(w_rec)  # [P, pre, post]
+        self.w_in = nn.Parameter(gamma((P, input_size, d), 0.2))
+        self.b = nn.Parameter(torch.zeros(P, d))
+        self.h0 = nn.Parameter(torch.full((P, d), c.h0))
         sign = torch.ones(d)
         sign[n_exc:] = -1
         self.register_buffer("dale", sign[:, None] * (1 - torch.eye(d)), persistent=False)
@@ -189,13 +199,14 @@ class STSPRNN(RecurrentCell):
                                                     torch.tensor(c.tau_u_dep)), persistent=False)
 
     def recurrent_weights(self) -> Tensor:
-        """W_rec = D relu(W̃_rec) ⊙ (1 − I): [pre, post], row j signed by unit j's type."""
+        """W_rec = D relu(W̃_rec) ⊙ (1 − I): [P, pre, post], row j signed by unit j's type."""
         return self.dale * torch.relu(self.w_rec)
 
     def initial_state(self, x: Tensor) -> ModelState:
         B = x.shape[0]
-        h = torch.relu(self.h0).to(x.dtype).expand(B, self.d)
-        start = {"h": torch.relu(self.h0).detach(), "x": torch.ones(self.d), "u": self.U}
+        self._check_batch(B)
+        h = torch.relu(self.h0).to(x.dtype).repeat_interleave(B // self.P, 0)
+        start = {"h": torch.relu(self.h0[0]).detach(), "x": torch.ones(self.d), "u": self.U}
         return ModelState({"h": h, "x": x.new_ones(B, self.d),
                            "u": self.U.to(x.dtype).expand(B, self.d)}, start)
 
@@ -235,11 +246,25 @@ class STSPRNN(RecurrentCell):
                  if internals else {})
         return h[:, :self.n_exc], new, inter
 
+    def _check_batch(self, B: int) -> None:
+        if B % self.P:
+            raise ValueError(f"the batch ({B} sequences) must split evenly over the "
+                             f"n_networks = {self.P} networks")
+
+    def per_network(self, a: Tensor, w: Tensor) -> Tensor:
+        """Row group p of ``a`` [B, ..., m] times ``w[p]`` [m, n]: [B, ..., n]."""
+        B = a.shape[0]
+        out = a.reshape(self.P, -1, a.shape[-1]) @ w  # [P, B/P · ..., n]
+        return out.reshape(B, *a.shape[1:-1], w.shape[-1])
+
     def input_drive(self, x: Tensor) -> Tensor:
-        """relu(x + σ_in ξ) W_in⁺ (noise in training mode): [..., I] → [..., d]."""
+        """relu(x + σ_in ξ) W_in⁺ + b (noise in training mode): [B, ..., I] → [B, ..., d]."""
+        self._check_batch(x.shape[0])
         if self.training and self.config.noise_in > 0:
             x = x + math.sqrt(2 / self.alpha) * self.config.noise_in * torch.randn_like(x)
-        return torch.relu(x) @ torch.relu(self.w_in)
+        drive = self.per_network(torch.relu(x), torch.relu(self.w_in))
+        return drive + self.b.repeat_interleave(x.shape[0] // self.P, 0).view(
+            x.shape[0], *([1] * (x.dim() - 2)), self.d)
 
     def recur(self, drive: Tensor, w_rec: Tensor, h: Tensor, syn_x: Tensor,
               syn_u: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -251,7 +276,7 @@ class STSPRNN(RecurrentCell):
             syn_x, syn_u = synapse_step(syn_x, syn_u, h, self.U, self.alpha_x, self.alpha_u,
                                         c.dt / 1000)
             pre = syn_u * syn_x * h
-        h = (1 - self.alpha) * h + self.alpha * (drive + pre @ w_rec + self.b)
+        h = (1 - self.alpha) * h + self.alpha * (drive + self.per_network(pre, w_rec))
         if self.training and c.noise_rec > 0:
             h = h + math.sqrt(2 * self.alpha) * c.noise_rec * torch.randn_like(h)
         return torch.relu(h), syn_x, syn_u
