@@ -94,8 +94,8 @@ def train_population(task_name: str, seed: int, budget: dict) -> tuple[list, lis
                 p.grad.mul_((CLIP / (norms + 1e-6)).clamp(max=1))
         opt.step()
         if step % 50 == 0 or step == budget["steps"] - 1:
-            log.append({"step": step, "loss": float(task_loss),
-                        "rate": float(inter.h.mean())})
+            log.append({"step": step, "loss": float(task_loss.detach()),
+                        "rate": float(inter.h.detach().mean())})
     return split_networks(model), log
 
 
