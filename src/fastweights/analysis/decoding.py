@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from fastweights.models.state import ModelState
 
-ACTIVITY = ("h", "c")
+ACTIVITY = ("h", "c", "field")  # rates, hidden and cell states, wave fields
 #: per-step projections and scalars that are inputs to the memory, not memory
 NOT_MEMORY = ("q", "k", "v", "beta", "g", "energy", "modulation", "syn_x", "syn_u",
               "attention", "attn")

@@ -67,8 +67,14 @@ parameters.py, read at its latest commit):
 - Weights are float parameters with the sign constraint applied by ``relu`` in the forward,
   as in the code; the self-connection mask is applied in the forward too (the code masks
   the initial weights and their gradients, which is the same).
+- The learned initial rate enters as relu(h_0) (the code uses h_0 as it is; both start at
+  0.1 and differ only if training drives h_0 below zero).
+- The rate cost is ``rate_cost · mean(h²)`` as in the code, but the task loss it is added to
+  (``Task.loss``) averages the cross-entropy over the scored steps only; the code averages
+  mask × cross-entropy over all steps (a factor T/scored ≈ 1.02 on the task term for the
+  default timing).
 - Gradient clipping, Adam's learning rate and the batch are training choices and live in the
-  trainer, not here.
+  trainer, not here (``fastweights.reproduce.activity_silent`` uses the authors').
 """
 
 from __future__ import annotations
@@ -228,8 +234,9 @@ class STSPRNN(RecurrentCell):
         drive, w_rec = self.input_drive(x), self.recurrent_weights()
         h, syn_x, syn_u = state["h"], state["x"], state["u"]
         steps = []
-        for t in range(x.shape[1]):
-            h, syn_x, syn_u = self.recur(drive[:, t], w_rec, h, syn_x, syn_u)
+        # unbind, not drive[:, t]: one gradient buffer for all steps, not one per step
+        for drive_t in drive.unbind(1):
+            h, syn_x, syn_u = self.recur(drive_t, w_rec, h, syn_x, syn_u)
             steps.append((h, syn_x, syn_u))
         hs, xs, us = (torch.stack(v, 1) for v in zip(*steps, strict=True))
         new = ModelState({"h": h, "x": syn_x, "u": syn_u}, state.initial)

@@ -19,8 +19,10 @@ test matches when it equals the sample rotated by ``rotation`` degrees: 0° is D
 rotate the remembered sample). Match trials are half of all trials; a non-match test is
 any other direction.
 
-The input noise of the authors' generator is part of the ``stsp-rnn`` model (training mode
-only); ``noise_std`` adds Gaussian noise here, for models without their own.
+The authors' code labels match 2 and non-match 1; the labels here follow
+``delayed-match``. The input noise of the authors' generator is part of the ``stsp-rnn``
+model (training mode only); ``noise_std`` adds Gaussian noise here, for models without
+their own.
 
 ``trials(n, generator)`` also returns each trial's sample and test direction and match
 flag (for decoding analyses); ``periods()`` gives the steps of each period.
