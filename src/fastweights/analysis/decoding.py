@@ -23,6 +23,7 @@ Hebbian trace, a wave field), flattened.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -125,7 +126,7 @@ def tensor_fields(inter, prefix: str = "") -> dict[str, Tensor]:
         items = [(f.name, getattr(inter, f.name)) for f in dataclasses.fields(inter)]
     elif isinstance(inter, list | tuple):
         items = [(str(i), v) for i, v in enumerate(inter)]
-    elif isinstance(inter, dict):
+    elif isinstance(inter, Mapping):
         items = list(inter.items())
     else:
         return {}
