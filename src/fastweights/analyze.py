@@ -18,19 +18,6 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
-from fastweights.analysis.decoding import (
-    ACTIVITY,
-    decode_over_time,
-    decoding_sources,
-    perturbed_run,
-    run_with_noise,
-    tensor_fields,
-)
-from fastweights.analysis.neuro_plots import plot_decoding_over_time, plot_memory_field
-from fastweights.models.state import ModelState
-
 #: per-step inputs of the memory (projections, gates), not drawn by ``memory``
 SKIP = ("q", "k", "v", "beta", "g")
 
@@ -39,7 +26,18 @@ def decode(run_dir: Path, checkpoint: str = "best", trials: int = 512, stride: i
            shuffles: int = 5, silence_ms: float = 100.0, seed: int = 0) -> dict:
     """Decode the sample over time from a run's activity and synapses; write
     ``decode.png`` and ``decode.json`` into the run folder."""
+    import torch
+
     from fastweights import load_run
+    from fastweights.analysis.decoding import (
+        ACTIVITY,
+        decode_over_time,
+        decoding_sources,
+        perturbed_run,
+        run_with_noise,
+    )
+    from fastweights.analysis.neuro_plots import plot_decoding_over_time
+    from fastweights.models.state import ModelState
 
     run = load_run(run_dir, checkpoint=checkpoint)
     task, model = run.task, run.model
@@ -90,7 +88,11 @@ def memory(run_dir: Path, checkpoint: str = "best", seed: int = 0,
            snapshots: int = 6) -> list[Path]:
     """Heat maps of every memory tensor the model exposes on one test sequence:
     ``memory-<field>.png`` in the run folder."""
+    import torch
+
     from fastweights import load_run
+    from fastweights.analysis.decoding import tensor_fields
+    from fastweights.analysis.neuro_plots import plot_memory_field
 
     run = load_run(run_dir, checkpoint=checkpoint)
     x, _ = run.task.sample(1, torch.Generator().manual_seed(seed))

@@ -79,7 +79,7 @@ def test_silencing_erases_activity_but_synapses_keep_the_past():
     x[:, 9:, 2] = 1.0
     for synapses, differ in (("none", False), ("full", True)):
         torch.manual_seed(0)
-        model = models.build("stsp-rnn", d_model=12, input_size=4, output_size=3,
+        model = models.build("stsp-rnn", tokens=False, d_model=12, input_size=4, output_size=3,
                              synapses=synapses).double()
         y = perturbed_run(model, x.double(), 5, 9, silence=("h",), noise=False)
         assert y.shape == (2, 14, 3)
@@ -90,7 +90,7 @@ def test_silencing_erases_activity_but_synapses_keep_the_past():
 
 def test_shuffling_the_synapses_moves_the_memory():
     torch.manual_seed(0)
-    model = models.build("stsp-rnn", d_model=12, input_size=4, output_size=3).double()
+    model = models.build("stsp-rnn", tokens=False, d_model=12, input_size=4, output_size=3).double()
     x = torch.rand(6, 10, 4, dtype=torch.float64)
     base = perturbed_run(model, x, 4, 5, silence=(), noise=False)
     torch.testing.assert_close(base, model.eval()(x)[0])
@@ -100,7 +100,7 @@ def test_shuffling_the_synapses_moves_the_memory():
 
 
 def test_run_with_noise_keeps_the_mode_and_plots(tmp_path):
-    model = models.build("stsp-rnn", d_model=12, input_size=4, output_size=3).eval()
+    model = models.build("stsp-rnn", tokens=False, d_model=12, input_size=4, output_size=3).eval()
     x = torch.rand(3, 8, 4)
     _, state, inter = run_with_noise(model, x)
     assert not model.training and isinstance(state, ModelState)

@@ -50,7 +50,7 @@ def test_dale_law_signs_and_no_self_connections():
 
 
 def test_state_is_a_model_state_that_resets_to_rest():
-    model = models.build("stsp-rnn", d_model=10, input_size=4, output_size=3).eval()
+    model = models.build("stsp-rnn", tokens=False, d_model=10, input_size=4, output_size=3).eval()
     x = torch.rand(3, 7, 4) * 4
     _, state = model(x)
     assert isinstance(state, ModelState) and set(state) == {"h", "x", "u"}
@@ -61,12 +61,12 @@ def test_state_is_a_model_state_that_resets_to_rest():
     torch.testing.assert_close(rest["h"][1], state["h"][1])
     with pytest.raises(ValueError, match="batch size"):
         model(x[:2], state)
-    with pytest.raises(ValueError, match="ModelState with tensors h, x, u"):
+    with pytest.raises(ValueError, match="state must be a ModelState"):
         model(x, (state["h"],))
 
 
 def test_intermediates_and_rate_cost():
-    model = models.build("stsp-rnn", d_model=10, input_size=4, output_size=3).eval()
+    model = models.build("stsp-rnn", tokens=False, d_model=10, input_size=4, output_size=3).eval()
     x = torch.rand(2, 6, 4)
     y, _, inter = model(x, return_intermediates=True)
     assert inter.h.shape == inter.efficacy.shape == (2, 6, 10)
@@ -78,7 +78,7 @@ def test_intermediates_and_rate_cost():
 
 
 def test_noise_only_in_training_mode():
-    model = models.build("stsp-rnn", d_model=10, input_size=4, output_size=3)
+    model = models.build("stsp-rnn", tokens=False, d_model=10, input_size=4, output_size=3)
     x = torch.rand(2, 5, 4)
     assert not torch.equal(model(x)[0], model(x)[0])
     model.eval()
@@ -96,7 +96,7 @@ def test_a_population_runs_each_network_on_its_own_rows():
     from fastweights.models.stsp import split_networks
 
     torch.manual_seed(0)
-    pop = models.build("stsp-rnn", d_model=10, input_size=4, output_size=3,
+    pop = models.build("stsp-rnn", tokens=False, d_model=10, input_size=4, output_size=3,
                        n_networks=3).double().eval()
     x = torch.rand(6, 7, 4, dtype=torch.float64)
     y, state, inter = pop(x, return_intermediates=True)

@@ -7,14 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from fastweights.analysis.decoding import Decoding  # noqa: E402
+from fastweights.analysis.decoding import Decoding
 
 PERIOD_COLOURS = {"fixation": "#f2f2f2", "sample": "#d9ead3", "delay": "#fff2cc",
                   "test": "#dae8fc"}

@@ -85,8 +85,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from fastweights.layers.rnn import RecurrentCell
-from fastweights.models.state import ModelState
+from fastweights.layers.cell import RecurrentCell, State, keep_masked
+from fastweights.layers.config import check_types
 
 SYNAPSES = ("full", "fac", "dep", "none")
 
@@ -111,6 +111,7 @@ class STSPConfig:
     n_networks: int = 1  # independent networks side by side (see below)
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1:
             raise ValueError(f"d_model must be >= 1, got {self.d_model}")
         if not 0 < self.exc_fraction < 1:
@@ -208,50 +209,50 @@ class STSPRNN(RecurrentCell):
         """W_rec = D relu(W̃_rec) ⊙ (1 − I): [P, pre, post], row j signed by unit j's type."""
         return self.dale * torch.relu(self.w_rec)
 
-    def initial_state(self, x: Tensor) -> ModelState:
-        B = x.shape[0]
-        self._check_batch(B)
-        h = torch.relu(self.h0).to(x.dtype).repeat_interleave(B // self.P, 0)
-        start = {"h": torch.relu(self.h0[0]).detach(), "x": torch.ones(self.d), "u": self.U}
-        return ModelState({"h": h, "x": x.new_ones(B, self.d),
-                           "u": self.U.to(x.dtype).expand(B, self.d)}, start)
+    def init_state(self, batch: int, device=None, dtype=None) -> State:
+        """h = relu(h_0) of each row's network, x = 1, u = U."""
+        net = torch.arange(batch, device=self.h0.device) * self.P // batch
+        h = torch.relu(self.h0)[net].to(device=device, dtype=dtype)
+        return {"h": h, "x": torch.ones(batch, self.d, device=device, dtype=dtype),
+                "u": self.U.to(device=device, dtype=dtype).expand(batch, self.d).clone()}
+
+    def initial_values(self) -> State:
+        return {"h": torch.relu(self.h0[:1]).detach(), "x": torch.ones(1, self.d),
+                "u": self.U[None]}
 
     def state_size(self) -> int:
         return 3 * self.d
 
-    def forward(self, x: Tensor, state: ModelState | None = None,
-                return_intermediates: bool = False) -> tuple:
+    def scan(self, x: Tensor, state: State | None = None, *, mask: Tensor | None = None,
+             return_intermediates: bool = False) -> tuple:
         """The loop over t of ``cell``, with the input drive of every step and the signed
-        recurrent weights computed once."""
-        if x.dim() != 3 or x.shape[1] == 0:
-            raise ValueError(f"x must have shape [B, T, input_size] with T >= 1, "
-                             f"got {tuple(x.shape)}")
+        recurrent weights computed once; a masked row keeps its state."""
         if state is None:
-            state = self.initial_state(x)
-        elif not isinstance(state, ModelState) or set(state) != {"h", "x", "u"}:
-            raise ValueError(f"state must be a ModelState with tensors h, x, u, got {state!r}")
-        state.check(x.shape[0], x.dtype)
+            state = self.init_state(x.shape[0], x.device, x.dtype)
         drive, w_rec = self.input_drive(x), self.recurrent_weights()
         h, syn_x, syn_u = state["h"], state["x"], state["u"]
         steps = []
         # unbind, not drive[:, t]: one gradient buffer for all steps, not one per step
-        for drive_t in drive.unbind(1):
-            h, syn_x, syn_u = self.recur(drive_t, w_rec, h, syn_x, syn_u)
+        for t, drive_t in enumerate(drive.unbind(1)):
+            new = dict(zip("hxu", self.recur(drive_t, w_rec, h, syn_x, syn_u), strict=True))
+            new = keep_masked(new, {"h": h, "x": syn_x, "u": syn_u},
+                              None if mask is None else mask[:, t])
+            h, syn_x, syn_u = new["h"], new["x"], new["u"]
             steps.append((h, syn_x, syn_u))
         hs, xs, us = (torch.stack(v, 1) for v in zip(*steps, strict=True))
-        new = ModelState({"h": h, "x": syn_x, "u": syn_u}, state.initial)
-        y = hs[..., :self.n_exc]
+        y, final = hs[..., :self.n_exc], {"h": h, "x": syn_x, "u": syn_u}
         if not return_intermediates:
-            return y, new
-        return y, new, STSPIntermediates(h=hs, syn_x=xs, syn_u=us, efficacy=us * xs)
+            return y, final
+        return y, final, STSPIntermediates(h=hs, syn_x=xs, syn_u=us, efficacy=us * xs)
 
-    def cell(self, x_t: Tensor, state: ModelState, internals: bool) -> tuple:
+    forward = scan
+
+    def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple:
         h, syn_x, syn_u = self.recur(self.input_drive(x_t), self.recurrent_weights(),
                                      state["h"], state["x"], state["u"])
-        new = ModelState({"h": h, "x": syn_x, "u": syn_u}, state.initial)
         inter = ({"h": h, "syn_x": syn_x, "syn_u": syn_u, "efficacy": syn_u * syn_x}
                  if internals else {})
-        return h[:, :self.n_exc], new, inter
+        return h[:, :self.n_exc], {"h": h, "x": syn_x, "u": syn_u}, inter
 
     def _check_batch(self, B: int) -> None:
         if B % self.P:

@@ -17,6 +17,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from fastweights.layers.cell import CellLayer
 from fastweights.layers.stsp import STSPRNN, STSPConfig
 from fastweights.models.base import ModelConfig, ModelSpec
 from fastweights.models.cell import CellModel
@@ -66,7 +67,13 @@ class STSPModelConfig(ModelConfig, STSPConfig):
     cell: ClassVar[type] = STSPRNN
 
 
+def _layer(d_model: int, n_heads: int) -> CellLayer:
+    """The STSP network as a stack layer (its excitatory rates projected to d_model)."""
+    return CellLayer(STSPRNN(d_model, STSPConfig(d_model=d_model)), d_model)
+
+
 SPECS = {
     "stsp-rnn": ModelSpec(STSPModel, STSPModelConfig,
-                          "Masse, Yang, Song, Wang & Freedman 2019", {"tokens": False}),
+                          "Masse, Yang, Song, Wang & Freedman 2019", {},
+                          _layer),
 }

@@ -74,7 +74,7 @@ def train_population(task_name: str, seed: int, budget: dict) -> tuple[list, lis
     torch.manual_seed(seed)
     task = tasks.build(task_name, dt=DT)
     P = N_NETWORKS
-    model = models.build("stsp-rnn", input_size=task.input_size,
+    model = models.build("stsp-rnn", tokens=False, input_size=task.input_size,
                          output_size=task.output_size, dt=DT, n_networks=P)
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     g = torch.Generator().manual_seed(seed)
