@@ -161,6 +161,10 @@ def _one(args: tuple[str, str, dict, str]) -> list[dict]:
     return results
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
 def _window_mean(curve: dict, a: int, b: int, key: str = "accuracy") -> float:
     vals = [v for v, s in zip(curve[key], curve["steps"], strict=True) if a <= s < b]
     return sum(vals) / len(vals)
@@ -179,8 +183,7 @@ def verdict(results: list[dict], end: tuple[int, int]) -> tuple[str, dict]:
               <= _window_mean(r["curves"]["activity"], a, b, "chance_hi") + CHANCE_MARGIN
               for r in dms]
     silent_ok = bool(dms) and sum(silent) >= len(dms) / 2
-    mean = lambda v: sum(v) / len(v) if v else float("nan")  # noqa: E731
-    gap = mean(act["DMRS90"]) - mean(act["DMS"])
+    gap = _mean(act["DMRS90"]) - _mean(act["DMS"])
     manip_ok = bool(act["DMRS90"]) and bool(act["DMS"]) and gap >= MANIPULATION_GAP
     if syn_ok and silent_ok and manip_ok:
         v = "reproduced"
@@ -231,6 +234,15 @@ def run(quick: bool, workdir: Path, workers: int) -> Report:
         ["task", "network", "test accuracy", "mean rate", "activity decoding (end of delay)",
          "null 95%", "u·x decoding (end of delay)", "acc., synapses shuffled",
          "acc., activity shuffled", "acc., activity silenced 100 ms"], rows)
+    by_task = {label: [r for r in results if r["condition"] == label] for label in TASKS}
+    perturbation = "; ".join(
+        f"{label}: " + ", ".join(f"{kind} {_mean([r['perturbed'][kind] for r in rs]):.3f}"
+                                 for kind in ("none", "shuffle synapses", "shuffle activity",
+                                              "silence activity"))
+        for label, rs in by_task.items())
+    timing = ", ".join(
+        f"{label} {next(r for r in results if r['condition'] == label)['seconds']:.0f} s"
+        for label in TASKS)
     summary = (f"{c['silent']}/{c['n_dms']} trained DMS networks decode at chance from "
                f"activity at the end of the delay; u·x decoding ≥ {SYN_MIN} in all: "
                f"{c['syn_ok']}; DMRS90 − DMS end-of-delay activity decoding "
@@ -245,6 +257,12 @@ def run(quick: bool, workdir: Path, workers: int) -> Report:
         f"{budget['stride'] * DT:.0f} ms with {budget['shuffles']} label shuffles. Trained "
         f"networks (test accuracy ≥ {TRAINED}): {c['trained']}.",
         "## Results\n\n" + table,
+        "Test accuracy under the perturbations, mean over each task's networks (state "
+        "exchanged across trials at test onset, or rates silenced over the last 100 ms of "
+        f"the delay): {perturbation}.",
+        f"Training and analysis time of each task's population, recorded in its result file "
+        f"when it ran (one process per task, one thread each; a rerun reuses the files): "
+        f"{timing}.",
         "## Figures\n\n" + "\n\n".join(f"![{f.stem}]({f.name})" for f in figures),
     ])
     return Report(v, summary, body, figures)
