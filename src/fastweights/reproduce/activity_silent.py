@@ -49,33 +49,40 @@ from fastweights.analysis.decoding import (
 from fastweights.analysis.memory_plots import markdown_table
 from fastweights.analysis.neuro_plots import plot_bars_with_points, plot_decoding_over_time
 from fastweights.models.stsp import split_networks
-from fastweights.reproduce.report import Report, Reproduction
+from fastweights.reproduce.budget import Context
+from fastweights.reproduce.report import Report, Reproduction, paper_vs_here
 
 TASKS = {"DMS": "masse-dms", "DMRS90": "masse-dmrs"}
-SEED, N_NETWORKS = 0, 5
-DT = 20.0
+SEED = 0
 LR, CLIP = 2e-2, 0.1
 TRAINED = 0.8
 END_MS = 100.0
 SYN_MIN, CHANCE_MARGIN, MANIPULATION_GAP = 0.9, 0.05, 0.1
 
 
-def _budget(quick: bool) -> dict:
-    if quick:
-        return {"steps": 3, "batch": 8, "trials": 64, "stride": 5, "shuffles": 1}
-    return {"steps": 500, "batch": 64, "trials": 512, "stride": 2, "shuffles": 5}
+#: per scale: networks per task, dt (ms), training steps, batch per network, analysis trials,
+#: decoding stride (steps) and label shuffles; ``paper`` is the authors' setting (20 networks,
+#: dt 10 ms, 2000 steps of batch 1024)
+BUDGETS = {
+    "quick": {"networks": 5, "dt": 20.0, "steps": 3, "batch": 8, "trials": 64, "stride": 5,
+              "shuffles": 1},
+    "cpu": {"networks": 5, "dt": 20.0, "steps": 500, "batch": 64, "trials": 512, "stride": 2,
+            "shuffles": 5},
+    "paper": {"networks": 20, "dt": 10.0, "steps": 2000, "batch": 1024, "trials": 1024,
+              "stride": 4, "shuffles": 10},
+}
 
 
 def train_population(task_name: str, seed: int, budget: dict) -> tuple[list, list[dict]]:
-    """Train ``N_NETWORKS`` independent ``stsp-rnn`` networks side by side (one population,
+    """Train ``budget["networks"]`` independent ``stsp-rnn`` networks side by side (one population,
     each on its own trials) as the authors train theirs: Adam, each network's weight
     tensors' gradients clipped to norm ``CLIP`` one by one, the rate cost. Returns the
     networks as single models and the training log."""
     torch.manual_seed(seed)
-    task = tasks.build(task_name, dt=DT)
-    P = N_NETWORKS
+    task = tasks.build(task_name, dt=budget["dt"])
+    P = budget["networks"]
     model = models.build("stsp-rnn", tokens=False, input_size=task.input_size,
-                         output_size=task.output_size, dt=DT, n_networks=P)
+                         output_size=task.output_size, dt=budget["dt"], n_networks=P)
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     g = torch.Generator().manual_seed(seed)
     log = []
@@ -145,7 +152,7 @@ def _one(args: tuple[str, str, dict, str]) -> list[dict]:
     start = time.perf_counter()
     networks, log = train_population(task_name, SEED, budget)
     trained_s = time.perf_counter() - start
-    task = tasks.build(task_name, dt=DT)
+    task = tasks.build(task_name, dt=budget["dt"])
     results = []
     for i, net in enumerate(networks):
         results.append({"condition": label, "seed": SEED, "network": i,
@@ -196,13 +203,34 @@ def verdict(results: list[dict], end: tuple[int, int]) -> tuple[str, dict]:
                "trained": {c: len(rs) for c, rs in by.items()}}
 
 
-def run(quick: bool, workdir: Path, workers: int) -> Report:
-    budget = _budget(quick)
+class PopulationReport(Report):
+    """A report whose runs are networks trained here, not grid runs."""
+
+    def __init__(self, *args, networks: int, seconds: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.networks, self.seconds = networks, seconds
+
+    def train_seconds(self) -> float:
+        return self.seconds
+
+    def n_runs(self) -> int:
+        return self.networks
+
+
+def run(ctx: Context) -> Report:
+    budget = BUDGETS[ctx.scale]
+    dt, workdir = budget["dt"], ctx.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     jobs = [(label, name, budget, str(workdir)) for label, name in TASKS.items()]
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = [r for rs in pool.map(_one, jobs) for r in rs]
-    task = tasks.build("masse-dms", dt=DT)
+    if ctx.report_only:
+        missing = [j[0] for j in jobs if not (workdir / f"{j[0]}.json").is_file()]
+        if missing:
+            raise ValueError(f"--report: no finished networks for {missing} in {workdir}; "
+                             f"run without --report first")
+    with ProcessPoolExecutor(max_workers=max(1, ctx.workers)) as pool:
+        per_task = list(pool.map(_one, jobs))
+    results = [r for rs in per_task for r in rs]
+    task = tasks.build("masse-dms", dt=dt)
     periods, end = task.periods(), _end_of_delay(task)
     v, c = verdict(results, end)
     figures = []
@@ -212,7 +240,7 @@ def run(quick: bool, workdir: Path, workers: int) -> Report:
                                    ("accuracy", "chance_mean", "chance_hi", "steps")))
                         for r in rs] for src in ("activity", "synaptic efficacy")}
         figures.append(plot_decoding_over_time(
-            curves, periods, workdir / f"activity-silent-decoding-{label}.png", dt=DT,
+            curves, periods, workdir / f"activity-silent-decoding-{label}.png", dt=dt,
             title=f"{label}: decoding the sample direction ({len(rs)} networks)"))
     a, b = end
     figures.append(plot_bars_with_points(
@@ -249,12 +277,22 @@ def run(quick: bool, workdir: Path, workers: int) -> Report:
                f"{c['gap']:+.3f} (criterion ≥ {MANIPULATION_GAP}).")
     body = "\n\n".join([
         (__doc__ or "").split("\n\n", 1)[1].split("Criterion")[0].strip(),
+        paper_vs_here([
+            ("networks per task", "20", str(budget["networks"])),
+            ("time step dt", "10 ms", f"{dt:g} ms"),
+            ("training", "2000 steps of batch 1024", f"{budget['steps']} steps of batch "
+                                                     f"{budget['batch']}"),
+            ("decoder", "linear SVM, 20 splits 75/25, 25 trials per direction",
+             "ridge classifier, 4-fold, all trials"),
+            ("analysis trials", "1024", str(budget["trials"])),
+        ], "Masse et al. 2019 (code)"),
         "## Criterion (stated before the run)\n\n" + "Criterion" +
         (__doc__ or "").split("Criterion", 1)[1].strip(),
-        f"## Budget\n\n{N_NETWORKS} networks per task (one population of independently "
-        f"drawn networks, torch seed {SEED}), {budget['steps']} training steps of "
-        f"batch {budget['batch']} per network, {budget['trials']} analysis trials, decoding every "
-        f"{budget['stride'] * DT:.0f} ms with {budget['shuffles']} label shuffles. Trained "
+        f"## Budget\n\nScale `{ctx.scale}`: {budget['networks']} networks per task (one "
+        f"population of independently drawn networks, torch seed {SEED}), "
+        f"{budget['steps']} training steps of batch {budget['batch']} per network, "
+        f"{budget['trials']} analysis trials, decoding every "
+        f"{budget['stride'] * dt:.0f} ms with {budget['shuffles']} label shuffles. Trained "
         f"networks (test accuracy ≥ {TRAINED}): {c['trained']}.",
         "## Results\n\n" + table,
         "Test accuracy under the perturbations, mean over each task's networks (state "
@@ -265,7 +303,8 @@ def run(quick: bool, workdir: Path, workers: int) -> Report:
         f"{timing}.",
         "## Figures\n\n" + "\n\n".join(f"![{f.stem}]({f.name})" for f in figures),
     ])
-    return Report(v, summary, body, figures)
+    return PopulationReport(v, summary, body, figures, networks=len(results),
+                            seconds=sum(rs[0]["train_seconds"] for rs in per_task))
 
 
 REPRODUCTION = Reproduction(
