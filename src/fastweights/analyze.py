@@ -119,15 +119,17 @@ def add_parser(sub) -> None:
     """Register ``analyze`` on the CLI's subparsers."""
     p = sub.add_parser("analyze", help="look inside a trained run's memory "
                        "(`decode`, `memory`)", description=__doc__.split("\n\n")[0])
-    kinds = p.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS")
+    kinds = p.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS",
+                             help="decode: where the sample is held; memory: heat maps")
     d = kinds.add_parser("decode", help="decode the sample over time from activity and "
-                         "synapses; silencing test")
+                         "synapses; silencing test", description=decode.__doc__)
     m = kinds.add_parser("memory", help="heat maps of fast weights, traces, efficacies, "
-                         "wave fields")
+                         "wave fields", description=memory.__doc__)
     for q in (d, m):
         q.add_argument("run_dir", type=Path, help="a run folder written by `fastweights "
                        "train`")
-        q.add_argument("--checkpoint", choices=("best", "last"), default="best")
+        q.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                       help="which weights to load (default %(default)s)")
         q.add_argument("--seed", type=int, default=0, help="seed of the test trials")
     d.add_argument("--trials", type=int, default=512, help="trials to decode from")
     d.add_argument("--stride", type=int, default=2, help="decode every N-th step")

@@ -222,10 +222,14 @@ def run(ctx: Context) -> Report:
     dt, workdir = budget["dt"], ctx.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     jobs = [(label, name, budget, str(workdir)) for label, name in TASKS.items()]
+    for name in TASKS.values():  # the scale's settings are valid before anything runs
+        task = tasks.build(name, dt=dt)
+        models.make_config("stsp-rnn", tokens=False, input_size=task.input_size,
+                           output_size=task.output_size, dt=dt, n_networks=budget["networks"])
     if ctx.report_only:
         missing = [j[0] for j in jobs if not (workdir / f"{j[0]}.json").is_file()]
         if missing:
-            raise ValueError(f"--report: no finished networks for {missing} in {workdir}; "
+            raise ValueError(f"--report needs finished runs: none for {missing} in {workdir}; "
                              f"run without --report first")
     with ProcessPoolExecutor(max_workers=max(1, ctx.workers)) as pool:
         per_task = list(pool.map(_one, jobs))
