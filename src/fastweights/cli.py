@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from fastweights import models, tasks
+from fastweights import models, sampling, tasks
 
 DEMO_MODELS = "linear-transformer,deltanet,lstm"
 OVERRIDES_HELP = ("Any config field can be set with a dotted flag: --model.KEY=VALUE, "
@@ -109,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
                        description="Run a benchmark; `fastweights bench ops --help` lists its "
                        "options.", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER, help="benchmark name and its options")
+    sampling.add_parsers(sub)
     return parser
 
 
@@ -231,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         from fastweights.bench import main as bench_main
 
         return bench_main(args.args + rest)
+    if hasattr(args, "run_command"):
+        return sampling.run_command(args, rest, parser)
     if args.command in ("models", "tasks", "sweep") and rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     try:
