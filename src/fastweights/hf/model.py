@@ -38,25 +38,30 @@ class FastWeightsForCausalLM(PreTrainedModel, GenerationMixin):
 
     def __init__(self, config: FastWeightsConfig):
         super().__init__(config)
-        # ``from_pretrained`` builds on the meta device, which leaves non-persistent buffers
-        # unset; ``_init_weights`` then restores them from a freshly built model
-        self._built_on_meta = torch.get_default_device().type == "meta"
         self.model = models.build(config.model, **config.model_config)
         self.post_init()
 
     def _init_weights(self, module: torch.nn.Module) -> None:
-        """The registry model initialises itself; after a meta-device build, every tensor
-        that loading did not fill (non-persistent buffers, missing weights) is copied from a
-        fresh build."""
-        if module is not self or not self._built_on_meta:
-            return
-        fresh = models.build(self.config.model, **self.config.model_config)
-        ours = dict(self.model.named_parameters()) | dict(self.model.named_buffers())
-        theirs = dict(fresh.named_parameters()) | dict(fresh.named_buffers())
-        for name, t in ours.items():
-            if not getattr(t, "_is_hf_initialized", False):
-                t.copy_(theirs[name])
-        self._built_on_meta = False
+        """Nothing: the registry model initialises itself (``from_pretrained`` fills what
+        loading leaves unset from a fresh build instead)."""
+
+    @classmethod
+    def from_pretrained(cls, *args, output_loading_info: bool = False, **kwargs):
+        """``PreTrainedModel.from_pretrained``, then every tensor that loading did not fill
+        (non-persistent buffers such as one-hot tables, missing weights) is copied from a
+        fresh build of the registry model: the meta-device build leaves them unset."""
+        lm, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
+        fresh = models.build(lm.config.model, **lm.config.model_config)
+        saved = set(lm.state_dict())
+        unset = {n for n, _ in lm.named_buffers() if n not in saved}
+        unset |= set(info["missing_keys"])
+        unset |= {k if isinstance(k, str) else k[0] for k in info.get("mismatched_keys", ())}
+        theirs = {f"model.{n}": t for n, t in
+                  [*fresh.named_parameters(), *fresh.named_buffers()]}
+        with torch.no_grad():
+            for name in unset:
+                lm.get_parameter_or_buffer(name).copy_(theirs[name])
+        return (lm, info) if output_loading_info else lm
 
     def get_input_embeddings(self) -> torch.nn.Module:
         return self.model.encoder
