@@ -3,13 +3,19 @@
 Importing this package registers the ``"fastweights"`` model type with ``AutoConfig`` and
 ``AutoModelForCausalLM``, so every token-input registry model is a causal LM there:
 
-    import fastweights.hf  # noqa: F401  (registers the Auto classes)
-    from transformers import AutoModelForCausalLM
-    config = FastWeightsConfig(model="deltanet", vocab_size=64, model_config={"d_model": 32})
-    lm = AutoModelForCausalLM.from_config(config)
-    lm(input_ids, labels=input_ids).loss.backward()
-    lm.generate(input_ids, max_new_tokens=20, do_sample=True, temperature=0.8)
-    lm.save_pretrained("out")   # model.safetensors + config.json
+>>> import torch
+>>> from transformers import AutoModelForCausalLM
+>>> from fastweights.hf import FastWeightsConfig
+>>> config = FastWeightsConfig(model="deltanet", vocab_size=32,
+...                            model_config={"d_model": 16, "n_layers": 1})
+>>> lm = AutoModelForCausalLM.from_config(config)
+>>> ids = torch.randint(0, 32, (2, 10))
+>>> lm(ids, labels=ids).loss.backward()
+>>> lm.generate(ids, max_new_tokens=5, do_sample=False).shape
+torch.Size([2, 15])
+
+``lm.save_pretrained(folder)`` writes ``model.safetensors`` and ``config.json``;
+``AutoModelForCausalLM.from_pretrained(folder)`` (after ``import fastweights.hf``) loads it.
 
 - ``FastWeightsConfig`` (``config.py``): the registry name and its flat config.
 - ``FastWeightsForCausalLM`` (``model.py``): the wrapper (loss with ``labels``,
