@@ -86,6 +86,15 @@ def test_chunked_prefill_equals_stepping(name):
     assert torch.equal(chunked, lm.generate(x, max_new_tokens=5, do_sample=False))
 
 
+def test_generate_continues_from_a_returned_cache():
+    lm, x = build("deltanet"), prompts()
+    whole = lm.generate(x, max_new_tokens=8, do_sample=False)
+    first = lm.generate(x, max_new_tokens=4, do_sample=False, return_dict_in_generate=True)
+    assert first.cache.get_seq_length() == 5 + 3  # the last token drawn is not yet fed
+    more = lm.generate(first.sequences, cache=first.cache, max_new_tokens=4, do_sample=False)
+    assert torch.equal(more, whole)
+
+
 def takes_mask(lm) -> bool:
     import inspect
 
