@@ -36,6 +36,19 @@ def test_generate_rejects_unknown_characters(char_run, capsys):
     assert "not in the vocabulary" in capsys.readouterr().err
 
 
+def test_generate_takes_token_ids_on_a_task_without_a_tokenizer(tmp_path, capsys):
+    run = tmp_path / "mqar"
+    assert main(["train", "--model", "lstm", "--task", "mqar", "--steps", "1", "--eval-every",
+                 "1", "--model.d_model=8", "--task.test_size=4", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["generate", str(run), "--prompt", "1 2 3", "--tokens", "4"]) == 0
+    words = capsys.readouterr().out.split()
+    assert words[:3] == ["1", "2", "3"] and len(words) == 7 and all(w.isdigit() for w in words)
+    with pytest.raises(SystemExit):
+        main(["generate", str(run), "--prompt", "one two"])
+    assert "space-separated token ids" in capsys.readouterr().err
+
+
 def test_generate_needs_a_run_folder(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["generate", str(tmp_path), "--prompt", "a"])
