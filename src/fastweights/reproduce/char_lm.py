@@ -28,7 +28,7 @@ MODELS = ("deltanet", "gated-deltanet", "linear-transformer", "lstm", "transform
 PARAMS = 50_000
 SEQ_LEN = 128
 BATCH = 32
-STEPS = 500
+STEPS = 300
 LR = 3e-3
 PROMPT = "ROMEO:\n"
 SAMPLE_TOKENS = 240
@@ -40,7 +40,7 @@ def _sweep(quick: bool, out: Path, workers: int) -> Sweep:
                  params=8_000 if quick else PARAMS, model={"n_layers": 2},
                  task={"seq_len": 32 if quick else SEQ_LEN, "test_size": 8 if quick else 128},
                  train={"steps": 4 if quick else STEPS, "batch_size": 4 if quick else BATCH,
-                        "warmup": 1 if quick else 50, "eval_every": 2 if quick else 100,
+                        "warmup": 1 if quick else 30, "eval_every": 2 if quick else 100,
                         "threads": 1},
                  workers=workers, out=str(out))
 
