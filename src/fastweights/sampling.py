@@ -12,15 +12,13 @@ tested against, token for token.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from fastweights import models, tasks
+from fastweights import models
 
 
 @torch.no_grad()
@@ -50,29 +48,11 @@ def sample(model: models.SequenceModel, prompt: Tensor, n_tokens: int,
         y, state = model.step(token, state)
 
 
-def load_run(run_dir: str | Path, checkpoint: str = "best"):
-    """``(model, task, experiment)`` of a run folder, weights from ``checkpoint``."""
-    from fastweights.train.checkpoint import BEST, load_checkpoint
-    from fastweights.train.config import Experiment
-
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise ValueError(f"{run_dir}: no config.json there (not a run folder)")
-    exp = Experiment.from_dict(json.loads((run_dir / "config.json").read_text()))
-    task = tasks.build(exp.task, **exp.task_config)
-    if checkpoint == "best" and (run_dir / BEST).is_file():
-        ckpt = torch.load(run_dir / BEST, map_location="cpu", weights_only=True)
-    else:
-        ckpt = load_checkpoint(run_dir)
-    if ckpt is None:
-        raise ValueError(f"{run_dir}: no usable checkpoint")
-    model = models.build(exp.model, **exp.model_sizes(task), **exp.model_config)
-    model.load_state_dict(ckpt["model"])
-    return model.eval(), task, exp
-
-
 def _generate(args: argparse.Namespace) -> int:
-    model, task, exp = load_run(args.run, args.checkpoint)
+    from fastweights import load_run
+
+    run = load_run(args.run, args.checkpoint)
+    model, task = run.model, run.task
     if not model.config.tokens:
         raise ValueError(f"{args.run}: the model reads features, not tokens; generate needs "
                          f"a run on a token task")
@@ -83,7 +63,7 @@ def _generate(args: argparse.Namespace) -> int:
         try:
             prompt = torch.tensor([int(w) for w in args.prompt.split()], dtype=torch.long)
         except ValueError:
-            raise ValueError(f"task {exp.task} has no tokenizer: --prompt must be "
+            raise ValueError(f"task {task.name} has no tokenizer: --prompt must be "
                              f"space-separated token ids") from None
     if len(prompt) == 0:
         raise ValueError("--prompt is empty")

@@ -8,8 +8,8 @@ pytest.importorskip("transformers", reason="the hf extra is not installed")
 from transformers import AutoModelForCausalLM  # noqa: E402
 
 import fastweights.hf  # noqa: E402, F401
+from fastweights import load_run  # noqa: E402
 from fastweights.cli import main  # noqa: E402
-from fastweights.sampling import load_run  # noqa: E402
 
 
 def test_export_gives_the_run_model(tmp_path, capsys):
@@ -20,7 +20,7 @@ def test_export_gives_the_run_model(tmp_path, capsys):
     assert main(["export", str(run), str(tmp_path / "hf")]) == 0
     assert "wrote" in capsys.readouterr().out
     lm = AutoModelForCausalLM.from_pretrained(tmp_path / "hf").eval()
-    model, task, _ = load_run(run)
+    model, task = load_run(run).model, load_run(run).task
     x = task.encode("To be, or not")[None]
     with torch.no_grad():
         torch.testing.assert_close(lm(x).logits, model(x)[0], rtol=1e-6, atol=1e-6)

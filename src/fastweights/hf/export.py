@@ -13,17 +13,17 @@ from pathlib import Path
 
 def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "best") -> Path:
     """Write the run's model to ``out_dir`` (model.safetensors + config.json)."""
+    from fastweights import load_run
     from fastweights.hf.config import FastWeightsConfig
     from fastweights.hf.model import FastWeightsForCausalLM
-    from fastweights.sampling import load_run
 
-    model, task, exp = load_run(run_dir, checkpoint)
-    c = model.config
+    run = load_run(run_dir, checkpoint)
+    model, c = run.model, run.model.config
     if not c.tokens or c.input_size != c.output_size:
         raise ValueError(f"{run_dir}: a causal LM reads and predicts the same tokens; this "
                          f"model maps {c.input_size} {'tokens' if c.tokens else 'features'} "
-                         f"to {c.output_size} outputs (task {exp.task})")
-    config = FastWeightsConfig(model=exp.model, vocab_size=c.input_size,
+                         f"to {c.output_size} outputs (task {run.task.name})")
+    config = FastWeightsConfig(model=run.experiment.model.name, vocab_size=c.input_size,
                                model_config=dataclasses.asdict(c))
     lm = FastWeightsForCausalLM(config)
     lm.model.load_state_dict(model.state_dict())

@@ -51,7 +51,8 @@ class FastWeightsForCausalLM(PreTrainedModel, GenerationMixin):
         (non-persistent buffers such as one-hot tables, missing weights) is copied from a
         fresh build of the registry model: the meta-device build leaves them unset."""
         lm, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
-        fresh = models.build(lm.config.model, **lm.config.model_config)
+        with torch.random.fork_rng(devices=[]):
+            fresh = models.build(lm.config.model, **lm.config.model_config)
         saved = set(lm.state_dict())
         unset = {n for n, _ in lm.named_buffers() if n not in saved}
         unset |= set(info["missing_keys"])

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import torch
 
+from fastweights import load_run
 from fastweights.reproduce.report import Report, Reproduction
-from fastweights.sampling import load_run, sample
+from fastweights.sampling import sample
 from fastweights.train.sweep import Sweep, execute
 
 MODELS = ("deltanet", "gated-deltanet", "linear-transformer", "lstm", "transformer")
@@ -48,7 +49,8 @@ def _sweep(quick: bool, out: Path, workers: int) -> Sweep:
 def _generate(run_dir: Path, n_tokens: int) -> tuple[str, float, int]:
     """A sample from the run's best checkpoint (seed 0), the generation speed in tokens per
     second, and the model's width."""
-    model, task, _ = load_run(run_dir)
+    run = load_run(run_dir)
+    model, task = run.model, run.task
     torch.set_num_threads(1)
     start = time.perf_counter()
     tokens = list(sample(model, task.encode(PROMPT)[None], n_tokens, TEMPERATURE,
