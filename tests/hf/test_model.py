@@ -95,17 +95,9 @@ def test_generate_continues_from_a_returned_cache():
     assert torch.equal(more, whole)
 
 
-def takes_mask(lm) -> bool:
-    import inspect
-
-    return "mask" in inspect.signature(lm.model.forward).parameters
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_left_padding_continues_as_alone(name):
     lm = build(name)
-    if not takes_mask(lm):
-        pytest.skip(f"{name} takes no padding mask yet")
     long, short = prompts(1, 6, seed=4)[0], prompts(1, 3, seed=5)[0]
     pad = 0
     batch = torch.stack([long, torch.cat([torch.full((3,), pad), short])])
@@ -115,6 +107,24 @@ def test_left_padding_continues_as_alone(name):
     alone = [lm.generate(p[None], max_new_tokens=5, do_sample=False) for p in (long, short)]
     assert torch.equal(both[0, 6:], alone[0][0, 6:])
     assert torch.equal(both[1, 6:], alone[1][0, 3:])
+
+
+@pytest.mark.parametrize("name", ["deltanet", "lstm", "transformer", "stpn"])
+def test_beams_and_return_sequences_reorder_the_state(name):
+    lm, x = build(name), prompts(2, 4)
+    greedy = lm.generate(x, max_new_tokens=5, do_sample=False)
+    wide = lm.generate(x, max_new_tokens=5, do_sample=False, num_return_sequences=3,
+                       num_beams=3)
+    assert wide.shape == (6, 9)
+    one_beam = lm.generate(x, max_new_tokens=5, do_sample=False, num_beams=1)
+    assert torch.equal(one_beam, greedy)
+    torch.manual_seed(0)
+    drawn = lm.generate(x, max_new_tokens=5, do_sample=True, top_k=0, num_return_sequences=2)
+    torch.manual_seed(0)
+    rows = torch.repeat_interleave(x, 2, dim=0)
+    steps = torch.stack(list(sample(lm.model, rows, 5, generator=torch.default_generator)),
+                        dim=1)
+    assert torch.equal(drawn, torch.cat([rows, steps], dim=1))
 
 
 @pytest.mark.parametrize("name", NAMES)

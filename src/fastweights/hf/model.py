@@ -20,8 +20,6 @@ Generation is the model's own recurrence: a prefill (one call, or chunks with
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
@@ -102,7 +100,8 @@ class FastWeightsForCausalLM(PreTrainedModel, GenerationMixin):
             cache = FastWeightsCache()
         T = input_ids.shape[1]
         mask = self._step_mask(attention_mask, input_ids)
-        logits, state = self._run(input_ids, None if cache is None else cache.state, mask)
+        logits, state = self.model(input_ids, None if cache is None else cache.state,
+                                   mask=mask)
         if cache is not None:
             cache.update_state(state, T)
         loss = None
@@ -128,10 +127,3 @@ class FastWeightsForCausalLM(PreTrainedModel, GenerationMixin):
         mask = attention_mask[:, -T:].bool()
         return None if bool(mask.all()) else mask
 
-    def _run(self, input_ids: torch.Tensor, state, mask: torch.Tensor | None):
-        if mask is None:
-            return self.model(input_ids, state)
-        if "mask" not in inspect.signature(self.model.forward).parameters:
-            raise ValueError(f"{self.config.model} does not take a padding mask yet; pass "
-                             f"prompts of equal length (attention_mask all ones)")
-        return self.model(input_ids, state, mask=mask)
