@@ -109,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
                        description="Run a benchmark; `fastweights bench ops --help` lists its "
                        "options.", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER, help="benchmark name and its options")
+    sub.add_parser("rl", help="train a recurrent agent with A2C/PPO (`fastweights rl -h`)",
+                   add_help=False).add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -231,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         from fastweights.bench import main as bench_main
 
         return bench_main(args.args + rest)
+    if args.command == "rl":
+        from fastweights.train.rl import cli as rl_cli
+
+        return rl_cli(argv[argv.index("rl") + 1:])
     if args.command in ("models", "tasks", "sweep") and rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     try:
