@@ -57,7 +57,8 @@ def make_config(name: str, **overrides):
 
 def make(name: str, num_envs: int = 1, seed: int = 0, **config) -> VecEnv:
     """``num_envs`` copies of environment ``name`` in lockstep, seeded by ``seed``."""
-    return ENVS[name].make(num_envs, seed, make_config(name, **config))
+    config = make_config(name, **config)
+    return ENVS[name].make(num_envs, seed, config)
 
 
 __all__ = ["ENVS", "ActionSpace", "EnvSpec", "VecEnv", "make", "make_config"]

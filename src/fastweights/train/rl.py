@@ -276,8 +276,8 @@ class RLStep:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         norm = float(torch.nn.utils.clip_grad_norm_(self.agent.parameters(), self.cfg.clip))
-        if not (math.isfinite(float(loss.detach())) and math.isfinite(norm)):
-            raise FloatingPointError(f"RL training diverged (loss {float(loss.detach())}, gradient "
+        if not (math.isfinite(loss.item()) and math.isfinite(norm)):
+            raise FloatingPointError(f"RL training diverged (loss {loss.item()}, gradient "
                                      f"norm {norm}); lower rl.lr or rl.clip")
         self.opt.step()
         return norm
@@ -289,8 +289,8 @@ class RLStep:
         reg = roll["reg"].mean()
         loss = policy + cfg.value_coef * value + cfg.entropy_coef * reg
         norm = self._apply(loss)
-        return {"loss/policy": float(policy), "loss/value": float(value),
-                "loss/reg": float(reg), "grad_norm": norm}
+        return {"loss/policy": policy.item(), "loss/value": value.item(),
+                "loss/reg": reg.item(), "grad_norm": norm}
 
     def _ppo(self, roll: dict, adv: Tensor, ret: Tensor, start_state: Any) -> dict:
         cfg, agent = self.cfg, self.agent
@@ -320,9 +320,9 @@ class RLStep:
                 v_loss = (ret[:, idx] - value).square().mean()
                 loss = policy + cfg.value_coef * v_loss + cfg.entropy_coef * reg.mean()
                 stats["grad_norm"].append(self._apply(loss))
-                stats["loss/policy"].append(float(policy))
-                stats["loss/value"].append(float(v_loss))
-                stats["loss/reg"].append(float(reg.mean()))
+                stats["loss/policy"].append(policy.item())
+                stats["loss/value"].append(v_loss.item())
+                stats["loss/reg"].append(reg.mean().item())
                 stats["clip_frac"].append(float(((ratio - 1).abs() > cfg.ppo_clip)
                                                 .float().mean()))
         return {k: float(np.mean(v)) for k, v in stats.items()}
