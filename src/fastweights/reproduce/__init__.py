@@ -10,7 +10,8 @@ import importlib
 from fastweights.reproduce.report import Report, Reproduction, write_report
 
 MODULES: tuple[str, ...] = ("wave_rnn_copy", "stpn_retrieval", "waves", "formal_languages",
-                            "capacity", "negative_eigenvalues", "recall_vs_state")
+                            "capacity", "negative_eigenvalues", "recall_vs_state",
+                            "stpn_maze", "stpn_pendulum")
 
 REPRODUCTIONS: dict[str, Reproduction] = {
     r.name: r for r in (importlib.import_module(f"fastweights.reproduce.{m}").REPRODUCTION
