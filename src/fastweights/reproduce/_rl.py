@@ -75,10 +75,29 @@ def agent_energy(run_dir: Path, episodes: int = 8) -> float:
     return synaptic_energy(agent.core, torch.stack(seen, 1))
 
 
+def random_return(cfg: RLConfig) -> float:
+    """Mean return of the uniformly random policy on the evaluation episodes of ``cfg``
+    (the same environments and seed as ``RLStep.evaluate``): the chance level."""
+    env = envs.make(cfg.env, cfg.eval_envs, EVAL_SEED, **cfg.env_config)
+    rng = np.random.default_rng(EVAL_SEED)
+    env.reset()
+    running = np.ones(cfg.eval_envs, dtype=bool)
+    total = np.zeros(cfg.eval_envs)
+    s = env.action_space
+    while running.any():
+        a = (rng.integers(0, s.n, cfg.eval_envs) if s.discrete
+             else rng.uniform(s.low, s.high, (cfg.eval_envs, s.dim)))
+        _, reward, done, _ = env.step(a)
+        total += running * reward
+        running &= ~done
+    env.close()
+    return float(total.mean())
+
+
 def plot_curves(curves: dict[str, list[list[dict]]], path: Path, title: str,
-                ylabel: str = "return per episode") -> Path:
+                chance: float | None = None, ylabel: str = "return per episode") -> Path:
     """Mean evaluation return over seeds against agent-steps, shaded ± one standard
-    deviation over seeds; one line per model."""
+    deviation over seeds; one line per model; a dashed line at the random policy's return."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -92,6 +111,8 @@ def plot_curves(curves: dict[str, list[list[dict]]], path: Path, title: str,
         mean, std = y.mean(0), y.std(0)
         (line,) = ax.plot(x, mean, label=f"{label} ({len(seeds)} seeds)")
         ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls="--", lw=1, label="random policy")
     ax.set_xlabel("agent-steps")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -104,10 +125,11 @@ def plot_curves(curves: dict[str, list[list[dict]]], path: Path, title: str,
 
 
 def judge(results: dict[str, list[dict]], energy: dict[str, list[float]],
-          widths: dict[str, int], margin: float) -> tuple[str, str, str]:
+          widths: dict[str, int], margin: float, chance: float) -> tuple[str, str, str]:
     """The STPN criterion of both RL reproductions: (a) the STPN's mean final return over
-    seeds is the highest, (b) its energy per step is the lowest among the models with at
-    least ``margin`` × its return. Returns (verdict, one-line summary, Markdown table)."""
+    seeds is the highest and above the random policy's (``chance``), (b) its energy per
+    step is the lowest among the models with at least ``margin`` × its return. Returns
+    (verdict, one-line summary, Markdown table)."""
     final = {m: [final_return(r["history"]) for r in rs] for m, rs in results.items()}
     ret = {m: float(np.mean(v)) for m, v in final.items()}
     e = {m: float(np.mean(v)) for m, v in energy.items()}
@@ -115,15 +137,18 @@ def judge(results: dict[str, list[dict]], energy: dict[str, list[float]],
     # "at least margin × STPN's return", measured from below whatever the sign
     floor = ret["stpn"] - (1 - margin) * abs(ret["stpn"])
     rivals = [m for m in ret if m != "stpn" and ret[m] >= floor]
-    wins_return, wins_energy = best == "stpn", all(e["stpn"] <= e[m] for m in rivals)
+    wins_return = best == "stpn" and ret["stpn"] > chance
+    wins_energy = all(e["stpn"] <= e[m] for m in rivals)
     verdict = ("reproduced" if wins_return and wins_energy else
                "partly reproduced" if wins_return or wins_energy else "not reproduced")
     within = f"within {1 - margin:.0%} of it"
-    summary = (("STPN has the highest final return" if wins_return else
-                f"STPN's final return is not the highest ({best}'s is)") + " and " +
+    summary = (("STPN has the highest final return, above chance" if wins_return else
+                f"STPN's final return is not the highest ({best}'s is)" if best != "stpn"
+                else "STPN's final return is the highest but not above chance") + " and " +
                (f"the lowest energy among the models {within}" if wins_energy else
                 f"not the lowest energy among the models {within}") +
-               f" (final return STPN {ret['stpn']:.2f}, best {best} {ret[best]:.2f}; energy "
+               f" (final return STPN {ret['stpn']:.2f}, best {best} {ret[best]:.2f}, random "
+               f"policy {chance:.2f}; energy "
                f"per step STPN {e['stpn']:.1f}" + "".join(f", {m} {e[m]:.1f}" for m in rivals)
                + ").")
     table = markdown_table(

@@ -11,9 +11,10 @@ about 12k parameters (the paper: STPN 55 hidden units vs LSTM 47, ≈12k).
 
 Criterion, stated before the run: with the mean over seeds of each model's final evaluation
 return (the mean of its last three evaluations), (a) the STPN's is the highest of the five
-models, and (b) the STPN's synaptic energy per step is the lowest among the models whose
-final return is at least 90% of the STPN's. Both → reproduced; one → partly reproduced;
-neither → not reproduced.
+models and above the uniformly random policy's on the same evaluation episodes, and (b) the
+STPN's synaptic energy per step is the lowest among the models whose final return is at
+least 90% of the STPN's. Both → reproduced; one → partly reproduced; neither → not
+reproduced.
 """
 
 from __future__ import annotations
@@ -21,13 +22,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastweights.models.sizing import fit_width
-from fastweights.reproduce._rl import agent_energy, judge, plot_curves, run_all
+from fastweights.reproduce._rl import (
+    agent_energy,
+    judge,
+    plot_curves,
+    random_return,
+    run_all,
+)
 from fastweights.reproduce.report import Report, Reproduction
 from fastweights.train.rl import RLConfig
 
 MODELS = ["stpn", "lstm", "plastic-rnn", "fast-weights-ba", "rnn"]
 PARAMS = 12_000
 MARGIN = 0.9
+LR = 3e-3  # the paper's 1e-4 learns nothing in this budget; 3e-3 was best of 1e-3, 3e-3, 1e-2
 PLASTIC = {"stpn": {"clamp": 1.0}, "plastic-rnn": {"clip": 1.0}}
 
 
@@ -35,7 +43,7 @@ def _budget(quick: bool) -> dict:
     if quick:
         return {"steps": 2 * 10 * 4, "num_envs": 2, "rollout": 10, "eval_every": 2,
                 "eval_envs": 2, "seeds": [0], "episode_length": 20}
-    return {"steps": 32 * 50 * 60, "num_envs": 32, "rollout": 50, "eval_every": 10,
+    return {"steps": 32 * 20 * 150, "num_envs": 32, "rollout": 20, "eval_every": 30,
             "eval_envs": 32, "seeds": [0, 1, 2], "episode_length": 200}
 
 
@@ -48,7 +56,7 @@ def configs(quick: bool) -> tuple[dict[str, RLConfig], dict[str, int]]:
         for s in b["seeds"]:
             runs[f"{m}-s{s}"] = RLConfig(
                 env="maze", model=m, algo="a2c", steps=b["steps"], num_envs=b["num_envs"],
-                rollout=b["rollout"], gamma=0.9, gae_lambda=1.0, lr=1e-3, value_coef=0.1,
+                rollout=b["rollout"], gamma=0.9, gae_lambda=1.0, lr=LR, value_coef=0.1,
                 entropy_coef=0.03, regulariser="sumsq", clip=1.0,
                 eval_every=b["eval_every"], eval_envs=b["eval_envs"], seed=s,
                 model_config={"d_model": widths[m], **PLASTIC.get(m, {})},
@@ -63,10 +71,11 @@ def run(quick: bool, workdir: Path, workers: int) -> Report:
     by_model = {m: [results[f"{m}-s{s}"] for s in b["seeds"]] for m in MODELS}
     energy = {m: [agent_energy(workdir / "runs" / f"{m}-s{s}") for s in b["seeds"]]
               for m in MODELS}
-    verdict, summary, table = judge(by_model, energy, widths, MARGIN)
+    chance = random_return(next(iter(runs.values())))
+    verdict, summary, table = judge(by_model, energy, widths, MARGIN, chance)
     fig = plot_curves({f"{m} ({by_model[m][0]['params']:,} params)":
                        [r["history"] for r in by_model[m]] for m in MODELS},
-                      workdir / "stpn_maze_returns.png",
+                      workdir / "stpn_maze_returns.png", chance=chance,
                       title="grid maze 13×13, A2C: evaluation return (mean ± sd over seeds)")
     episodes = b["steps"] // b["episode_length"]
     body = f"""## Setting: paper vs here
@@ -78,7 +87,7 @@ def run(quick: bool, workdir: Path, workers: int) -> Report:
 | episode | 200 steps, reward +10 | {b['episode_length']} steps, reward +10, wall penalty 0.05 |
 | algorithm | A2C, γ 0.9, value coef 0.1, 0.03 Σπ² | same |
 | BPTT | whole episode | rollouts of {b['rollout']} steps (truncated), n-step returns |
-| optimiser | Adam lr 1e-4 | Adam lr 1e-3, gradient-norm clip 1 |
+| optimiser | Adam lr 1e-4 | Adam lr {LR:g}, gradient-norm clip 1 |
 | batch | parallel agents per update | {b['num_envs']} environments in lockstep |
 | training | many thousands of episodes | {b['steps']:,} agent-steps ({episodes:,} episodes) |
 | models | STPN 55 vs LSTM 47 hidden (≈12k params) | widths fitted to {PARAMS:,} params |
@@ -95,8 +104,9 @@ fast or plastic part; readouts excluded). The STPN's energy is also logged at ev
 evaluation (`eval/energy` in each run's `metrics.jsonl`).
 
 **Criterion (stated before the run):** with the mean over seeds of each model's final
-evaluation return (mean of its last 3 evaluations), (a) STPN's is the highest, (b) STPN
-has the lowest energy per step among the models with at least {MARGIN:.0%} of its return.
+evaluation return (mean of its last 3 evaluations), (a) STPN's is the highest and above
+the random policy's ({chance:.2f} on the same evaluation episodes), (b) STPN has the lowest
+energy per step among the models with at least {MARGIN:.0%} of its return.
 Both: reproduced; one: partly; neither: not reproduced.
 
 ## Results

@@ -9,10 +9,11 @@ action (a Gaussian policy with a learned log σ), reward 1 per upright step, epi
 3e-4 (the paper's), STPN plastic weights clamped at 0.1 (the paper's); widths fitted to
 about 5k parameters.
 
-Criterion, stated before the run: with the mean over seeds of each model's final
-evaluation return (mean of its last three evaluations), (a) the STPN's is the highest, and
-(b) its synaptic energy per step is the lowest among the models with at least 90% of its
-return. Both → reproduced; one → partly reproduced; neither → not reproduced.
+Criterion, stated before the run: with the mean over seeds of each model's final evaluation
+return (mean of its last three evaluations), (a) the STPN's is the highest and above the
+uniformly random policy's on the same evaluation episodes, and (b) its synaptic energy per
+step is the lowest among the models with at least 90% of its return. Both → reproduced; one
+→ partly reproduced; neither → not reproduced.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ import importlib.util
 from pathlib import Path
 
 from fastweights.models.sizing import fit_width
-from fastweights.reproduce._rl import agent_energy, judge, plot_curves, run_all
+from fastweights.reproduce._rl import (
+    agent_energy,
+    judge,
+    plot_curves,
+    random_return,
+    run_all,
+)
 from fastweights.reproduce.report import Report, Reproduction
 from fastweights.train.rl import RLConfig
 
@@ -70,10 +77,11 @@ def run(quick: bool, workdir: Path, workers: int) -> Report:
     by_model = {m: [results[f"{m}-s{s}"] for s in b["seeds"]] for m in MODELS}
     energy = {m: [agent_energy(workdir / "runs" / f"{m}-s{s}") for s in b["seeds"]]
               for m in MODELS}
-    verdict, summary, table = judge(by_model, energy, widths, MARGIN)
+    chance = random_return(next(iter(runs.values())))
+    verdict, summary, table = judge(by_model, energy, widths, MARGIN, chance)
     fig = plot_curves({f"{m} ({by_model[m][0]['params']:,} params)":
                        [r["history"] for r in by_model[m]] for m in MODELS},
-                      workdir / "stpn_pendulum_returns.png",
+                      workdir / "stpn_pendulum_returns.png", chance=chance,
                       title="inverted pendulum without velocities, PPO: evaluation return")
     body = f"""## Setting: paper vs here
 
@@ -95,8 +103,9 @@ longer, so this is the start of learning. Energy as in `stpn-maze`: E_t = Σ_ij 
 per step along each trained agent's evaluation episodes.
 
 **Criterion (stated before the run):** with the mean over seeds of each model's final
-evaluation return (mean of its last 3 evaluations), (a) STPN's is the highest, (b) STPN
-has the lowest energy per step among the models with at least {MARGIN:.0%} of its return.
+evaluation return (mean of its last 3 evaluations), (a) STPN's is the highest and above
+the random policy's ({chance:.2f} on the same evaluation episodes), (b) STPN has the lowest
+energy per step among the models with at least {MARGIN:.0%} of its return.
 Both: reproduced; one: partly; neither: not reproduced.
 
 ## Results
