@@ -171,6 +171,8 @@ def test_cli_sigkill_then_resume_equals_uninterrupted(tmp_path):
     whole = _rows(tmp_path / "whole" / "metrics.jsonl")
     assert len(whole) == 10 and _rows(metrics) == whole
     assert (killed / "returns.png").stat().st_size > 0
+    ckpt = torch.load(killed / "ckpt.pt", weights_only=True)  # plain data only: no code runs
+    assert ckpt["step"] == 50 and "model" in ckpt  # the last update
     assert "eval/energy" in whole[-1]
 
 

@@ -58,7 +58,7 @@ def agent_energy(run_dir: Path, episodes: int = 8) -> float:
     cfg = RLConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
     env = envs.make(cfg.env, episodes, EVAL_SEED, **cfg.env_config)
     agent = build_agent(cfg, env)
-    agent.load_state_dict(load_checkpoint(run_dir)["rl"]["agent"])
+    agent.load_state_dict(load_checkpoint(run_dir)["model"])
     agent.eval()
     gen = torch.Generator().manual_seed(EVAL_SEED)
     obs, state, seen = torch.from_numpy(env.reset()), None, []

@@ -362,17 +362,23 @@ class RLStep:
         return row
 
     def state_dict(self) -> dict:
-        return {"agent": self.agent.state_dict(), "optimizer": self.opt.state_dict(),
-                "gen": self.gen.get_state(), "env": self.env.state_dict(), "obs": self.obs,
-                "state": self.state, "agent_steps": self.agent_steps,
+        """Tensors, numbers, strings and plain containers only (loadable weights-only)."""
+        state = ({"tensors": self.state.tensors, "initial": self.state.initial}
+                 if isinstance(self.state, ModelState) else self.state)
+        return {"model": self.agent.state_dict(), "optimizer": self.opt.state_dict(),
+                "gen": self.gen.get_state(), "env": _plain(self.env.state_dict()),
+                "obs": self.obs, "state": state, "agent_steps": self.agent_steps,
                 "episodes": self.episodes, "returns": list(self.returns)}
 
     def load_state_dict(self, d: dict) -> None:
-        self.agent.load_state_dict(d["agent"])
+        self.agent.load_state_dict(d["model"])
         self.opt.load_state_dict(d["optimizer"])
         self.gen.set_state(d["gen"])
-        self.env.load_state_dict(d["env"])
-        self.obs, self.state = d["obs"], d["state"]
+        self.env.load_state_dict(_plain(d["env"], back=True))
+        state = d["state"]
+        if isinstance(state, dict):
+            state = ModelState(state["tensors"], state["initial"])
+        self.obs, self.state = d["obs"], state
         self.agent_steps, self.episodes = d["agent_steps"], d["episodes"]
         self.returns = list(d["returns"])
 
@@ -381,6 +387,20 @@ class RLStep:
         return {"model": self.cfg.model, "env": self.cfg.env, "algo": self.cfg.algo,
                 "params": sum(p.numel() for p in self.agent.parameters()),
                 "state_size": core.state_size()}
+
+
+def _plain(obj: Any, back: bool = False) -> Any:
+    """The numpy arrays inside ``obj`` as tensors, which a weights-only checkpoint holds
+    (``back=True``: the tensors as numpy arrays again)."""
+    if isinstance(obj, np.ndarray) and not back:
+        return torch.from_numpy(obj.copy())
+    if isinstance(obj, Tensor) and back:
+        return obj.numpy().copy()
+    if isinstance(obj, dict):
+        return {k: _plain(v, back) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_plain(v, back) for v in obj)
+    return obj
 
 
 def train_rl(cfg: RLConfig, out: str | Path | None = None, progress: bool = True,
@@ -398,7 +418,7 @@ def train_rl(cfg: RLConfig, out: str | Path | None = None, progress: bool = True
     run = {"update": 0, "history": [], "elapsed": 0.0}
     ckpt = load_checkpoint(run_dir) if run_dir is not None and resume else None
     if ckpt is not None:
-        step_obj.load_state_dict(ckpt["rl"])
+        step_obj.load_state_dict(ckpt)
         torch.set_rng_state(ckpt["torch_rng"])
         run = ckpt["run"]
     if run_dir is not None:
@@ -435,8 +455,8 @@ def train_rl(cfg: RLConfig, out: str | Path | None = None, progress: bool = True
         if run_dir is not None:
             with open(run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")
-            save_checkpoint({"rl": step_obj.state_dict(), "torch_rng": torch.get_rng_state(),
-                             "run": run, "step": update}, run_dir)
+            save_checkpoint(step_obj.state_dict() | {"torch_rng": torch.get_rng_state(),
+                                                     "run": run, "step": update}, run_dir)
     bar.close()
     step_obj.env.close()
     summary = step_obj.summary() | {"time": run["elapsed"], "updates": run["update"],
