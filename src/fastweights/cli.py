@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+import os
 import sys
 from pathlib import Path
 
@@ -47,9 +47,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--task", help="registry name of the task (default assoc-retrieval; "
                    "see `fastweights tasks`)")
     _train_options(p, steps=None)
-    p.add_argument("--out", help="run folder (default runs/MODEL-TASK-sSEED)")
+    p.add_argument("--out", help="run folder (default runs/MODEL-TASK-lrLR-STEPS-sSEED-HASH, "
+                   "HASH: of the whole experiment)")
+    p.add_argument("--overwrite", action="store_true", help="replace a run folder that holds "
+                   "another experiment (refused otherwise)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its "
-                   "last good checkpoint, with its saved config")
+                   "last good checkpoint, with its saved config; --steps, --eval-every, "
+                   "--threads and --train.{target,device,tensorboard} may change (recorded in "
+                   "config.json), other options are refused")
 
     p = sub.add_parser("compare", help="train several models on one task, print a table",
                        description="Train several models on one task at a matched parameter "
@@ -77,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate a trained run, e.g. on longer sequences",
                        description="Evaluate a run's checkpoint on its task's held-out sets; "
                        "--task.KEY=VALUE flags change the task (e.g. longer test lengths).",
-                       epilog="Example: fastweights eval runs/x --task.test_length=256")
+                       epilog="Example: fastweights eval runs/x --task.n_pairs=8")
     p.add_argument("run_dir", help="a run folder written by `fastweights train`")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best",
                    help="which weights to load (default %(default)s)")
@@ -114,15 +119,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _experiment(args, rest: list[str], model: str | None):
+def _flags(args, rest: list[str]) -> dict[str, dict[str, str]]:
+    """Dotted overrides, with the --steps/--lr/... shortcuts in the train section."""
     from fastweights.train import config
 
     flags = config.parse_dotted(rest)
     shortcuts = {"steps": args.steps, "lr": args.lr, "batch_size": args.batch_size,
                  "eval_every": args.eval_every, "seed": args.seed, "threads": args.threads}
-    flags["train"] = {k: v for k, v in shortcuts.items() if v is not None} | flags["train"]
+    flags["train"] = {k: str(v) for k, v in shortcuts.items() if v is not None} | flags["train"]
+    return flags
+
+
+def _experiment(args, rest: list[str], model: str | None):
+    from fastweights.train import config
+
     file = config.read_toml(args.config) if getattr(args, "config", None) else None
-    return config.resolve(file, flags, model=model, task=args.task)
+    return config.resolve(file, _flags(args, rest), model=model, task=args.task)
 
 
 def _list_models() -> None:
@@ -138,27 +150,57 @@ def _list_models() -> None:
         print(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(cfg).items()))
 
 
+def default_run_dir(exp) -> Path:
+    """``runs/MODEL-TASK-lrLR-STEPS-sSEED-HASH``: runs of other settings never share it."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha1(json.dumps(exp.to_dict(), sort_keys=True).encode()).hexdigest()[:6]
+    return Path("runs") / (f"{exp.model.name}-{exp.task.name.replace(':', '-')}-"
+                           f"lr{exp.train.lr:g}-{exp.train.steps}steps-s{exp.train.seed}-{digest}")
+
+
+def _resumed(args, rest):
+    """The saved experiment of ``--resume DIR`` with the overrides that may change."""
+    from fastweights.train.config import load_experiment
+    from fastweights.train.fields import convert
+    from fastweights.train.shell import RESUMABLE
+
+    if args.config or args.model or args.task:
+        given = "a config file" if args.config else "--model" if args.model else "--task"
+        raise ValueError(f"--resume continues a run with its saved config; {given} cannot "
+                         f"be given with it")
+    exp = load_experiment(args.resume)
+    flags = _flags(args, rest)
+    for section in ("model", "task"):
+        if flags[section]:
+            raise ValueError(f"--resume cannot change {section}.{next(iter(flags[section]))}: "
+                             f"that is another experiment (start a new run with --out)")
+    refused = [k for k in flags["train"] if k not in RESUMABLE]
+    if refused:
+        raise ValueError(f"--resume cannot change train.{refused[0]}: that is another "
+                         f"experiment (start a new run with --out); it can change "
+                         f"{', '.join('train.' + k for k in RESUMABLE)}")
+    from fastweights.train.config import TrainConfig
+
+    changes = convert(TrainConfig, flags["train"], "train", text=True)
+    return dataclasses.replace(exp, train=dataclasses.replace(exp.train, **changes))
+
+
 def _train(args, rest, parser) -> int:
     from fastweights.train import distributed
-    from fastweights.train.config import Experiment
-    from fastweights.train.loop import train
+    from fastweights.train.supervised import train
 
     if args.resume:
-        run_dir = Path(args.resume)
-        if not (run_dir / "config.json").is_file():
-            parser.error(f"--resume {run_dir}: no config.json there (not a run folder)")
-        if rest or args.config:
-            parser.error("--resume continues a run with its saved config; drop other options")
-        exp = Experiment.from_dict(json.loads((run_dir / "config.json").read_text()))
-        out = run_dir
+        exp, out = _resumed(args, rest), Path(args.resume)
     else:
         exp = _experiment(args, rest, args.model)
-        out = Path(args.out or f"runs/{exp.model}-{exp.task}-s{exp.train.seed}")
-    result = train(exp, out=out, resume=bool(args.resume))
+        out = Path(args.out) if args.out else default_run_dir(exp)
+    result = train(exp, out=out, resume=bool(args.resume), overwrite=args.overwrite)
     if distributed.setup(exp.train.device).is_main:
         final = {k: round(v, 4) for k, v in result["final"].items() if k.startswith("test")}
-        print(f"{exp.model} on {exp.task}: {result['params']:,} params, {result['steps']} steps, "
-              f"{result['time']:.0f} s, {final}; run folder {out}")
+        print(f"{exp.model.name} on {exp.task.name}: {result['params']:,} params, "
+              f"{result['steps']} steps, {result['time']:.0f} s, {final}; run folder {out}")
     distributed.teardown()
     return 0
 
@@ -166,34 +208,53 @@ def _train(args, rest, parser) -> int:
 def _eval(args, rest, parser) -> int:
     import torch
 
-    from fastweights.train.checkpoint import BEST, load_checkpoint
-    from fastweights.train.config import Experiment, convert, parse_dotted
-    from fastweights.train.loop import evaluate
+    from fastweights.train.config import parse_dotted
+    from fastweights.train.load import load_run
+    from fastweights.train.supervised import evaluate
 
-    run_dir = Path(args.run_dir)
-    if not (run_dir / "config.json").is_file():
-        parser.error(f"{run_dir}: no config.json there (not a run folder)")
-    exp = Experiment.from_dict(json.loads((run_dir / "config.json").read_text()))
     flags = parse_dotted(rest)
     if flags["model"] or flags["train"]:
         parser.error("eval takes only --task.KEY=VALUE overrides")
-    task_cfg = exp.task_config | convert(tasks.TASKS[exp.task].Config, flags["task"], "task")
-    task = tasks.build(exp.task, **task_cfg)
-    if args.checkpoint == "best" and (run_dir / BEST).is_file():
-        ckpt = torch.load(run_dir / BEST, map_location="cpu", weights_only=False)
-    else:
-        ckpt = load_checkpoint(run_dir)
-    if ckpt is None:
-        parser.error(f"{run_dir}: no usable checkpoint")
-    torch.set_num_threads(exp.train.threads)
-    model = models.build(exp.model, **Experiment.model_sizes(task), **exp.model_config)
-    model.load_state_dict(ckpt["model"])
-    metrics = evaluate(model, task)
-    print(f"{exp.model} on {exp.task} ({args.checkpoint} checkpoint, step {ckpt['step']}), "
-          f"task config {task_cfg}:")
+    run = load_run(args.run_dir, args.checkpoint, task=flags["task"], text=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(run.experiment.train.threads)
+    try:
+        metrics = evaluate(run.model, run.task)
+    finally:
+        torch.set_num_threads(threads)
+    task_cfg = dataclasses.asdict(run.task.config)
+    print(f"{run.experiment.model.name} on {run.experiment.task.name} ({args.checkpoint} "
+          f"checkpoint, step {run.step}), task config {task_cfg}:")
     for k, v in metrics.items():
         print(f"  {k:<28} {v:.4f}")
     return 0
+
+
+def _check_bench_args(argv: list[str]) -> None:
+    """Bad values of ``bench ops`` options, as one-line errors before it starts."""
+    if not argv or argv[0] != "ops":
+        return
+    p = argparse.ArgumentParser(add_help=False)
+    for flag in ("--lengths", "--rules"):
+        p.add_argument(flag, nargs="+")
+    for flag in ("--threads", "--reps", "--chunk-size"):
+        p.add_argument(flag)
+    known, _ = p.parse_known_args(argv[1:])
+    for flag in ("threads", "reps", "chunk_size"):
+        value = getattr(known, flag)
+        if value is not None and not (value.lstrip("-").isdigit() and int(value) >= 1):
+            raise ValueError(f"bench ops --{flag.replace('_', '-')} must be an integer >= 1, "
+                             f"got {value!r}")
+    bad = [v for v in known.lengths or [] if not (v.lstrip("-").isdigit() and int(v) >= 1)]
+    if bad:
+        raise ValueError(f"bench ops --lengths must be integers >= 1, got {' '.join(bad)}")
+    if known.rules:
+        from fastweights.ops import RULES
+
+        unknown = [r for r in known.rules if r not in RULES]
+        if unknown:
+            raise ValueError(f"bench ops --rules: unknown rule(s) {', '.join(unknown)}; "
+                             f"rules: {', '.join(sorted(RULES))}")
 
 
 def _reproduce(args, rest, parser) -> int:
@@ -227,19 +288,23 @@ def _reproduce(args, rest, parser) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    os.environ.setdefault("MPLBACKEND", "Agg")  # plots go to files; a user's choice wins
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
-    if args.command == "bench":
-        from fastweights.bench import main as bench_main
-
-        return bench_main(args.args + rest)
     if args.command == "rl":
         from fastweights.train.rl import cli as rl_cli
 
         return rl_cli(argv[argv.index("rl") + 1:])
     if args.command in ("models", "tasks", "sweep") and rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
+    from fastweights.train.errors import InvalidFile, RunError
+
     try:
+        if args.command == "bench":
+            from fastweights.bench import main as bench_main
+
+            _check_bench_args(args.args + rest)
+            return bench_main(args.args + rest)
         if args.command == "models":
             _list_models()
         elif args.command == "tasks":
@@ -259,16 +324,24 @@ def main(argv: list[str] | None = None) -> int:
             run_sweep(sweep)
         else:
             from fastweights.train.compare import compare
+            from fastweights.train.config import model_config_class
+            from fastweights.train.fields import convert
 
             names = args.models.split(",")
-            exps = [_experiment(args, rest, name) for name in names]
-            compare(names, args.task, exps[0].task_config, exps[0].model_config, args.params,
+            exps = [_experiment(args, rest, name) for name in names]  # each one valid
+            shared = convert(model_config_class(names[0]), _flags(args, rest)["model"],
+                             "model", text=True)
+            compare(names, args.task, exps[0].task.fields(), shared, args.params,
                     exps[0].train, workers=args.workers, out=args.out)
+    except InvalidFile as e:
+        print(f"fastweights: error: {e}", file=sys.stderr)
+        return 2
     except ValueError as e:
         parser.error(str(e))
-    except FloatingPointError as e:
-        print(f"fastweights: error: {e}", file=sys.stderr)
-        return 1
+    except (RunError, KeyboardInterrupt) as e:
+        print(f"fastweights: {'interrupted' if isinstance(e, KeyboardInterrupt) else 'error'}"
+              f"{': ' + str(e) if str(e) else ''}", file=sys.stderr)
+        return 130 if isinstance(e, KeyboardInterrupt) else 1
     return 0
 
 

@@ -8,10 +8,10 @@ def test_file_then_flags(tmp_path):
     path.write_text('[model]\nname = "lstm"\nd_model = 24\n[task]\nn_pairs = 3\n'
                     '[train]\nlr = 1e-3\nsteps = 50\ntarget = 0.9\n')
     exp = resolve(read_toml(path), parse_dotted(["--model.d_model=32", "--train.steps", "7"]))
-    assert exp.model == "lstm" and exp.model_config == {"d_model": 32}
-    assert exp.task_config == {"n_pairs": 3}
+    assert exp.model.name == "lstm" and exp.model.config.d_model == 32
+    assert exp.task.config.n_pairs == 3
     assert (exp.train.lr, exp.train.steps, exp.train.target) == (1e-3, 7, 0.9)
-    assert resolve(read_toml(path), model="deltanet").model == "deltanet"
+    assert resolve(read_toml(path), model="deltanet").model.name == "deltanet"
 
 
 @pytest.mark.parametrize("file, flags, match", [

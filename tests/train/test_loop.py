@@ -2,14 +2,14 @@ import pytest
 import torch
 
 from fastweights.analysis.plots import read_metrics
-from fastweights.train.config import Experiment, TrainConfig
-from fastweights.train.loop import TrainingDiverged, lr_factor, train
+from fastweights.train import Experiment, TrainConfig, TrainingDiverged, train
+from fastweights.train.supervised import lr_factor
 
 
 def quick(steps=12, **train) -> Experiment:
     cfg = dict(steps=steps, batch_size=8, eval_every=6, warmup=2) | train
-    return Experiment("deltanet", "assoc-retrieval", {"d_model": 16},
-                      {"n_pairs": 2, "test_size": 64}, TrainConfig(**cfg))
+    return Experiment.make("deltanet", "assoc-retrieval", {"d_model": 16},
+                           {"n_pairs": 2, "test_size": 64}, TrainConfig(**cfg))
 
 
 def _strip(history):
@@ -30,8 +30,9 @@ def test_deterministic_and_writes_run_folder(tmp_path):
 
 def test_learns_assoc_retrieval():
     """A small DeltaNet gets well above chance (0.1) on two pairs within a few seconds."""
-    exp = Experiment("deltanet", "assoc-retrieval", {"d_model": 32},
-                     {"n_pairs": 2, "test_size": 500}, TrainConfig(steps=150, eval_every=150))
+    exp = Experiment.make("deltanet", "assoc-retrieval", {"d_model": 32},
+                          {"n_pairs": 2, "test_size": 500},
+                          TrainConfig(steps=150, eval_every=150, warmup=100))
     assert train(exp, progress=False)["final"]["test/accuracy"] > 0.5
 
 
@@ -43,7 +44,7 @@ def test_corrupted_checkpoint_falls_back_to_previous(tmp_path, capsys):
     (run / "result.json").unlink()
     (run / "ckpt.pt").write_bytes(b"truncated")
     resumed = train(quick(steps=18), out=run, progress=False, resume=True)
-    assert "ckpt.pt is unreadable" in capsys.readouterr().err
+    assert "ckpt.pt is not a valid fastweights checkpoint (unreadable" in capsys.readouterr().err
     assert _strip(resumed["history"]) == _strip(whole["history"])
     assert [r["step"] for r in read_metrics(run)] == [6, 12, 18]
 
@@ -65,9 +66,10 @@ def test_diverged_run_stops_and_keeps_checkpoint(tmp_path, monkeypatch):
         return value * float("nan") if calls["n"] == 9 else value
 
     monkeypatch.setattr(AssocRetrieval, "loss", nan_after_eight)
-    with pytest.raises(TrainingDiverged, match=r"step 8 .*last good checkpoint \(step 6\)"):
+    with pytest.raises(TrainingDiverged, match=r"step 8: loss .*last good checkpoint "
+                                               r"\(step 6\)"):
         train(quick(steps=12), out=tmp_path / "r", progress=False)
-    assert torch.load(tmp_path / "r" / "ckpt.pt", weights_only=False)["step"] == 6
+    assert torch.load(tmp_path / "r" / "ckpt.pt", weights_only=True)["step"] == 6
     assert not (tmp_path / "r" / "result.json").exists()
 
 

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def plot_capacity_vs_keys(rows: list[dict], path: str | Path, title: str = "") -> Path:

@@ -11,12 +11,9 @@ import copy
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 import torch
 from torch import Tensor, nn
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 
 def steps_to(history: list[dict], metric: str, threshold: float) -> int | None:

@@ -98,9 +98,6 @@ def plot_curves(curves: dict[str, list[list[dict]]], path: Path, title: str,
                 chance: float | None = None, ylabel: str = "return per episode") -> Path:
     """Mean evaluation return over seeds against agent-steps, shaded ± one standard
     deviation over seeds; one line per model; a dashed line at the random policy's return."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -151,6 +148,15 @@ def judge(results: dict[str, list[dict]], energy: dict[str, list[float]],
                f"policy {chance:.2f}; energy "
                f"per step STPN {e['stpn']:.1f}" + "".join(f", {m} {e[m]:.1f}" for m in rivals)
                + ").")
+    # the criterion ranks means; say when the seeds do not separate the top two
+    others = [m for m in ret if m != best]
+    if others:
+        second = max(others, key=ret.get)
+        lead, spread = ret[best] - ret[second], max(np.std(final[best]), np.std(final[second]))
+        if lead < spread:
+            summary += (f" The lead of {best} over {second} ({lead:.2f}) is smaller than the "
+                        f"standard deviation over seeds ({spread:.2f}): at this budget the "
+                        f"ranking is not resolved.")
     table = markdown_table(
         ["model", "width", "params", "final return (mean ± sd)", "per seed",
          "energy per step", "energy / STPN's", "time per run (s)"],

@@ -1,18 +1,25 @@
-"""Checkpoints that survive a kill at any moment.
+"""Checkpoints that survive a kill at any moment and never run code when loaded.
 
 A save writes ``ckpt.pt.tmp``, keeps the previous checkpoint as ``ckpt.prev.pt`` and renames
 the new file into place (a rename is atomic), so a run folder always holds at least one
 complete checkpoint. Loading falls back to the previous one when the latest is missing,
-truncated or corrupted, and says so.
+truncated, corrupted or not a checkpoint, and says so.
+
+Files are read with ``torch.load(weights_only=True)``: tensors, numbers, strings and plain
+containers only (all a checkpoint holds: weights, optimiser and scheduler state, RNG states,
+the run's history). A pickle that asks for anything else is refused before any of it runs.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 from pathlib import Path
 
 import torch
+
+from fastweights.train.errors import InvalidFile
 
 LATEST, PREVIOUS, BEST = "ckpt.pt", "ckpt.prev.pt", "best.pt"
 
@@ -40,28 +47,37 @@ def save_checkpoint(obj: dict, run_dir: Path) -> None:
     os.replace(tmp, run_dir / LATEST)
 
 
-def _try_load(path: Path) -> tuple[dict | None, str]:
-    if not path.exists():
-        return None, f"{path.name} is missing"
+def read(path: Path) -> dict:
+    """A checkpoint file, loaded without running code; anything else is an ``InvalidFile``."""
+    if not path.is_file():
+        raise InvalidFile(f"{path} is missing")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=False)
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise InvalidFile(f"{path} is not a valid fastweights checkpoint (it asks to load "
+                          f"objects other than tensors and plain data; nothing was run)") from None
     except Exception as e:  # truncated or corrupted files raise many exception types
-        return None, f"{path.name} is unreadable ({type(e).__name__}: {str(e)[:80]})"
-    if not isinstance(obj, dict) or "step" not in obj:
-        return None, f"{path.name} is not a fastweights checkpoint"
-    return obj, ""
+        raise InvalidFile(f"{path} is not a valid fastweights checkpoint (unreadable: "
+                          f"{type(e).__name__}: {str(e)[:80]})") from None
+    if not isinstance(obj, dict) or "step" not in obj or "model" not in obj:
+        raise InvalidFile(f"{path} is not a valid fastweights checkpoint (no weights and step)")
+    return obj
 
 
 def load_checkpoint(run_dir: Path) -> dict | None:
     """The newest good checkpoint of ``run_dir``, or None when there is none."""
-    obj, why = _try_load(run_dir / LATEST)
-    if obj is not None:
-        return obj
-    prev, why_prev = _try_load(run_dir / PREVIOUS)
-    if prev is not None:
-        print(f"warning: {run_dir}: {why}; resuming from the previous checkpoint "
-              f"(step {prev['step']})", file=sys.stderr)
+    try:
+        return read(run_dir / LATEST)
+    except InvalidFile as e:
+        why = str(e)
+    try:
+        prev = read(run_dir / PREVIOUS)
+    except InvalidFile as e:
+        why_prev = str(e)
+    else:
+        print(f"warning: {why}; resuming from the previous checkpoint (step {prev['step']})",
+              file=sys.stderr)
         return prev
     if (run_dir / LATEST).exists() or (run_dir / PREVIOUS).exists():
-        print(f"warning: {run_dir}: {why}, {why_prev}; starting from scratch", file=sys.stderr)
+        print(f"warning: {why}; {why_prev}; starting from scratch", file=sys.stderr)
     return None

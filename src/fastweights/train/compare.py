@@ -14,9 +14,8 @@ from pathlib import Path
 
 import torch
 
-from fastweights import tasks
 from fastweights.analysis.plots import plot_learning_curves
-from fastweights.train.config import TrainConfig
+from fastweights.train.config import TrainConfig, build_task
 from fastweights.train.sweep import Sweep, execute
 
 
@@ -46,7 +45,7 @@ def compare(models: list[str], task: str, task_config: dict | None = None,
                   params=params, workers=workers, out=str(out))
     results = execute(sweep)
     out = Path(out)
-    the_task = tasks.build(task, **(task_config or {}))
+    the_task = build_task(task, task_config or {})
     table = results_table(results)
     plot_learning_curves({r["model"]: out / r["run"] for r in results},
                          f"test/{the_task.main_metric}", out / "learning_curves.png",

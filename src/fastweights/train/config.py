@@ -1,7 +1,8 @@
-"""Experiment configs: flat dataclasses whose defaults run, set from a TOML file and dotted flags.
+"""The experiment: a model, a task and a ``TrainConfig``, resolved and validated once.
 
-An experiment is a model (registry name + its config fields), a task (name + fields) and a
-``TrainConfig``. Precedence: dataclass defaults < TOML file < command-line flags::
+``Experiment(model, task, train)``: ``model`` and ``task`` are ``Component``s, a registry
+name with its config dataclass instance (the model's built with the task's input and output
+sizes), ``train`` a ``TrainConfig``. It is made from a TOML file and dotted flags::
 
     # experiment.toml
     [model]
@@ -15,27 +16,35 @@ An experiment is a model (registry name + its config fields), a task (name + fie
 
     fastweights train experiment.toml --model.d_model=128 --train.steps=500
 
-Unknown keys, wrong types and impossible values raise ValueError naming the key, before
-any training starts.
+Precedence: the registry's defaults < TOML file < flags. Types are the config dataclasses'
+own (``fastweights.train.fields``); names come from the registries (``models.MODELS``,
+``tasks.TASKS`` and ``neurogym:<Env>``). Unknown keys, wrong types and impossible values
+raise ValueError naming the key, before any training starts. ``config.json`` of a run folder
+is ``Experiment.to_dict()``: the same layout as the TOML file, every field written out.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastweights import models, tasks
+from fastweights.train.errors import InvalidFile
+from fastweights.train.fields import convert
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 SECTIONS = ("model", "task", "train")
+DEFAULT_MODEL, DEFAULT_TASK = "deltanet", "assoc-retrieval"
+NEUROGYM_HINT = "pip install 'fastweights[neurogym]'"
 
 
 @dataclass
@@ -44,7 +53,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 0.01
-    warmup: int = 100
+    warmup: float = 0.1  # below 1: a fraction of ``steps``; from 1 on: a number of steps
     clip: float = 1.0
     eval_every: int = 100
     target: float | None = None  # stop early once the main test metric reaches it
@@ -59,86 +68,153 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"train.lr must be a positive finite number, got {self.lr}")
-        if self.warmup < 0:
-            raise ValueError(f"train.warmup must be >= 0, got {self.warmup}")
+        if not (self.warmup >= 0 and math.isfinite(self.warmup)):
+            raise ValueError(f"train.warmup must be >= 0 (a fraction of the steps below 1, "
+                             f"a number of steps from 1 on), got {self.warmup}")
+        if self.warmup >= 1 and not float(self.warmup).is_integer():
+            raise ValueError(f"train.warmup from 1 on is a number of steps and must be whole, "
+                             f"got {self.warmup}")
         if not (self.clip > 0 and math.isfinite(self.clip)):
             raise ValueError(f"train.clip must be a positive finite number, got {self.clip}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"train.device must be auto, cpu or cuda, got {self.device!r}")
 
+    @property
+    def warmup_steps(self) -> int:
+        """Warm-up in steps: ``warmup`` itself from 1 on, else that fraction of ``steps``."""
+        return int(self.warmup) if self.warmup >= 1 else round(self.warmup * self.steps)
 
-@dataclass
+
+@dataclass(frozen=True)
+class Component:
+    """A registry name and its config: a dataclass instance, every field set."""
+
+    name: str
+    config: Any
+
+    def fields(self) -> dict:
+        return dataclasses.asdict(self.config)
+
+
+def task_config_class(name: str) -> type:
+    """The config dataclass of task ``name`` (a ``tasks.TASKS`` name or ``neurogym:<Env>``)."""
+    if name.startswith(tasks.NEUROGYM_PREFIX):
+        from fastweights.tasks.neurogym_adapter import NeuroGymConfig
+
+        return NeuroGymConfig
+    if name not in tasks.TASKS:
+        raise ValueError(f"unknown task {name!r}; available: {', '.join(sorted(tasks.TASKS))}, "
+                         f"{tasks.NEUROGYM_PREFIX}<EnvName>")
+    return tasks.TASKS[name].Config
+
+
+def model_config_class(name: str) -> type:
+    if name not in models.MODELS:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(sorted(models.MODELS))}")
+    return models.MODELS[name].config
+
+
+def build_task(name: str, fields: dict) -> tasks.Task:
+    """``tasks.build``, with the install hint of optional task packages as a ValueError."""
+    fields = dict(fields)
+    if name.startswith(tasks.NEUROGYM_PREFIX):
+        env = name[len(tasks.NEUROGYM_PREFIX):]
+        if fields.pop("env", env) != env:
+            raise ValueError(f"task.env must match the task name {name!r}")
+    try:
+        return tasks.build(name, **fields)
+    except ImportError as e:
+        raise ValueError(f"{e}; or: {NEUROGYM_HINT}") from None
+
+
+def model_sizes(task: tasks.Task) -> dict:
+    """The model fields a task sets: its input and output sizes and input kind."""
+    return {"input_size": task.input_size, "output_size": task.output_size,
+            "tokens": task.tokens}
+
+
+@dataclass(frozen=True)
 class Experiment:
-    model: str = "deltanet"
-    task: str = "assoc-retrieval"
-    model_config: dict = field(default_factory=dict)
-    task_config: dict = field(default_factory=dict)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    model: Component
+    task: Component
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
-    def validate(self) -> None:
-        """Build the task and the model config once: bad names, keys or values raise here."""
-        task = tasks.build(self.task, **self.task_config)
-        models.make_config(self.model, **self.model_sizes(task), **self.model_config)
+    model_sizes = staticmethod(model_sizes)
 
-    @staticmethod
-    def model_sizes(task: tasks.Task) -> dict:
-        """The model fields a task sets: its input and output sizes and input kind."""
-        return {"input_size": task.input_size, "output_size": task.output_size,
-                "tokens": task.tokens}
+    @classmethod
+    def make(cls, model: str = DEFAULT_MODEL, task: str = DEFAULT_TASK,
+             model_fields: dict | None = None, task_fields: dict | None = None,
+             train: TrainConfig | None = None, params: int | None = None) -> Experiment:
+        """Validate and resolve: build the task once, set the model's sizes from it (and its
+        ``d_model`` to fit ``params`` parameters when given)."""
+        model_fields = convert(model_config_class(model), model_fields or {}, "model")
+        task_fields = convert(task_config_class(task), task_fields or {}, "task")
+        the_task = build_task(task, task_fields)
+        sizes = model_sizes(the_task)
+        clash = sorted(k for k in sizes if k in model_fields and model_fields[k] != sizes[k])
+        if clash:
+            raise ValueError(f"model field(s) {clash} are set by the task {task!r} "
+                             f"({', '.join(f'{k}={sizes[k]}' for k in clash)})")
+        model_fields |= sizes
+        if params is not None:
+            from fastweights.models.sizing import fit_width
+
+            model_fields["d_model"] = fit_width(model, params, **model_fields)
+        return cls(Component(model, models.make_config(model, **model_fields)),
+                   Component(task, the_task.config), train or TrainConfig())
+
+    def build_task(self) -> tasks.Task:
+        return build_task(self.task.name, self.task.fields())
+
+    def build_model(self) -> models.SequenceModel:
+        return models.build(self.model.name, **self.model.fields())
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The TOML layout with every field: ``{"model": {"name": ..., ...}, "task": ...}``."""
+        return {"model": {"name": self.model.name, **self.model.fields()},
+                "task": {"name": self.task.name, **self.task.fields()},
+                "train": dataclasses.asdict(self.train)}
 
     @classmethod
     def from_dict(cls, d: dict) -> Experiment:
-        return cls(d["model"], d["task"], dict(d["model_config"]), dict(d["task_config"]),
-                   TrainConfig(**d["train"]))
+        """Inverse of ``to_dict`` (also reads the older ``model_config`` layout)."""
+        if isinstance(d.get("model"), str):  # model / task names beside *_config dicts
+            d = {"model": {"name": d["model"], **d.get("model_config", {})},
+                 "task": {"name": d["task"], **d.get("task_config", {})},
+                 "train": d.get("train", {})}
+        sizes = ("input_size", "output_size", "tokens")  # set again by the task
+        model = {k: v for k, v in dict(d.get("model", {})).items() if k not in sizes}
+        return resolve({"model": model, "task": d.get("task", {}), "train": d.get("train", {})})
 
 
-def convert(config_cls: type, values: dict, section: str) -> dict:
-    """Check ``values`` against ``config_cls``'s fields; convert strings to the field types.
-
-    Field types: int, float, bool, str, or ``X | None`` (``none`` means None).
-    """
-    fields = {f.name: f for f in dataclasses.fields(config_cls)}
-    result = {}
-    for key, raw in values.items():
-        if key not in fields:
-            raise ValueError(f"unknown key {section}.{key}; {section} keys: "
-                             f"{', '.join(sorted(fields))}")
-        kind = str(fields[key].type)
-        result[key] = _convert_value(raw, kind, f"{section}.{key}")
-    return result
-
-
-def _convert_value(raw, kind: str, key: str):
-    if raw is None or (isinstance(raw, str) and raw.lower() == "none"):
-        if "None" in kind:
-            return None
-        raise ValueError(f"{key} must be of type {kind}, got None")
-    base = kind.split("|")[0].strip()
-    try:
-        if base == "bool":
-            if isinstance(raw, bool):
-                return raw
-            if str(raw).lower() not in _TRUE | _FALSE:
-                raise ValueError(raw)
-            return str(raw).lower() in _TRUE
-        if base == "int":
-            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-                raise ValueError(raw)
-            return int(raw)
-        if base == "float":
-            if isinstance(raw, bool):
-                raise ValueError(raw)
-            return float(raw)
-        if base == "str":
-            if not isinstance(raw, str):
-                raise ValueError(raw)
-            return raw
-        return raw
-    except (TypeError, ValueError):
-        raise ValueError(f"{key} must be of type {kind}, got {raw!r}") from None
+def resolve(file: dict | None = None, flags: dict[str, dict] | None = None,
+            model: str | None = None, task: str | None = None,
+            params: int | None = None) -> Experiment:
+    """Merge a parsed TOML ``file`` (typed values) and dotted ``flags`` (text) into an
+    Experiment. ``model`` / ``task`` (from ``--model NAME`` / ``--task NAME``) override the
+    file's names; ``params`` fits the model's width to that many parameters."""
+    file, flags = file or {}, flags or {}
+    unknown = sorted(set(file) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown config section(s) {unknown}; sections: {', '.join(SECTIONS)}")
+    sections = {}
+    for s in SECTIONS:
+        if not isinstance(file.get(s, {}), dict):
+            raise ValueError(f"config section [{s}] must be a table, got {file[s]!r}")
+        sections[s] = dict(file.get(s, {}))
+    names = {"model": model, "task": task}
+    defaults = {"model": DEFAULT_MODEL, "task": DEFAULT_TASK}
+    for s in ("model", "task"):
+        saved = sections[s].pop("name", defaults[s])
+        names[s] = names[s] or saved
+        if not isinstance(names[s], str):
+            raise ValueError(f"{s}.name must be a string, got {names[s]!r}")
+    classes = {"model": model_config_class(names["model"]),
+               "task": task_config_class(names["task"]), "train": TrainConfig}
+    merged = {s: convert(classes[s], sections[s], s)
+              | convert(classes[s], flags.get(s, {}), s, text=True) for s in SECTIONS}
+    return Experiment.make(names["model"], names["task"], merged["model"], merged["task"],
+                           TrainConfig(**merged["train"]), params=params)
 
 
 def parse_dotted(argv: list[str]) -> dict[str, dict[str, str]]:
@@ -169,35 +245,31 @@ def read_toml(path: str | Path) -> dict:
     if not path.is_file():
         raise ValueError(f"config file {path} does not exist")
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidFile(f"config file {path} is not valid TOML (not UTF-8 text)") from None
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"config file {path} is not valid TOML: {e}") from None
+        raise InvalidFile(f"config file {path} is not valid TOML: {e}") from None
 
 
-def resolve(file: dict | None = None, flags: dict[str, dict] | None = None,
-            model: str | None = None, task: str | None = None) -> Experiment:
-    """Merge a parsed TOML ``file`` and dotted ``flags`` into a validated Experiment.
-
-    ``model`` / ``task`` (from ``--model NAME`` / ``--task NAME``) override the file's names.
-    """
-    file, flags = file or {}, flags or {}
-    unknown = sorted(set(file) - set(SECTIONS))
-    if unknown:
-        raise ValueError(f"unknown config section(s) {unknown}; sections: {', '.join(SECTIONS)}")
-    sections = {s: dict(file.get(s, {})) for s in SECTIONS}
-    model = model or sections["model"].pop("name", Experiment.model)
-    task = task or sections["task"].pop("name", Experiment.task)
-    # a name given on the command line overrides the file's; the file's is not a field
-    sections["model"].pop("name", None)
-    sections["task"].pop("name", None)
-    if model not in models.MODELS:
-        raise ValueError(f"unknown model {model!r}; available: {', '.join(sorted(models.MODELS))}")
-    if task not in tasks.TASKS:
-        raise ValueError(f"unknown task {task!r}; available: {', '.join(sorted(tasks.TASKS))}")
-    classes = {"model": models.MODELS[model].config, "task": tasks.TASKS[task].Config,
-               "train": TrainConfig}
-    merged = {s: convert(classes[s], sections[s], s) | convert(classes[s], flags.get(s, {}), s)
-              for s in SECTIONS}
-    exp = Experiment(model, task, merged["model"], merged["task"], TrainConfig(**merged["train"]))
-    exp.validate()
-    return exp
+def load_experiment(run_dir: str | Path) -> Experiment:
+    """The experiment recorded in ``run_dir/config.json``; a missing, corrupt or incomplete
+    file is an ``InvalidFile`` naming it."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise InvalidFile(f"{run_dir}: no config.json there (not a run folder)")
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InvalidFile(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise InvalidFile(f"{path} must hold a JSON object, got {type(d).__name__}")
+    missing = [k for k in ("model", "task", "train") if k not in d]
+    missing += [f"{s}.name" for s in ("model", "task")
+                if isinstance(d.get(s), dict) and "name" not in d[s]]
+    if missing:
+        raise InvalidFile(f"{path} is incomplete: no {', '.join(missing)}")
+    try:
+        return Experiment.from_dict(d)
+    except (KeyError, TypeError, ValueError) as e:
+        raise InvalidFile(f"{path} does not describe a valid experiment: {e}") from None

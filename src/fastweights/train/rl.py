@@ -474,9 +474,6 @@ def train_rl(cfg: RLConfig, out: str | Path | None = None, progress: bool = True
 
 def plot_returns(series: dict[str, list[dict]], path: str | Path, title: str = "") -> Path:
     """Evaluation return (solid) and training return (dashed) against agent-steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -502,7 +499,7 @@ def cli(argv: list[str]) -> int:
     """``fastweights rl``: train one agent (or resume a run); print its final metrics."""
     import argparse
 
-    from fastweights.train.config import convert
+    from fastweights.train.fields import convert
 
     p = argparse.ArgumentParser(
         prog="fastweights rl", description="Train a recurrent agent built from a registry "
@@ -545,15 +542,15 @@ def cli(argv: list[str]) -> int:
         flags = {k.replace("-", "_"): v for k, v in vars(args).items()
                  if k not in ("out", "resume", "quiet") and v is not None}
         try:
-            rl = convert(RLConfig, sections["rl"], "rl") | flags
+            rl = convert(RLConfig, sections["rl"], "rl", text=True) | flags
             cfg = RLConfig(**rl)
             model_cls = models.MODELS[cfg.model].config if cfg.model in models.MODELS else None
             if model_cls is None:
                 raise ValueError(f"unknown model {cfg.model!r}; available: "
                                  f"{', '.join(sorted(models.MODELS))}")
-            cfg.model_config = convert(model_cls, sections["model"], "model")
+            cfg.model_config = convert(model_cls, sections["model"], "model", text=True)
             cfg.env_config = convert(envs.make_config(cfg.env).__class__, sections["env"],
-                                     "env")
+                                     "env", text=True)
             envs.make_config(cfg.env, **cfg.env_config)
         except ValueError as e:
             p.error(str(e))

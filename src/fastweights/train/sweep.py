@@ -24,21 +24,24 @@ median over seeds per model × task × lr, as the field reports them) is written
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import multiprocessing
 import os
 import statistics
+import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fastweights import models, tasks
 from fastweights.analysis.plots import plot_learning_curves, plot_metric_vs_size
-from fastweights.models.sizing import fit_width
-from fastweights.train.config import SECTIONS, Experiment, TrainConfig, convert, read_toml
-from fastweights.train.loop import RESULT, train
+from fastweights.train.config import Experiment, TrainConfig, read_toml
+from fastweights.train.errors import InvalidFile
+from fastweights.train.fields import convert
+from fastweights.train.lock import run_lock
+from fastweights.train.shell import RESULT, same_experiment
+from fastweights.train.supervised import train
 
 GRID_KEYS = ("models", "tasks", "lrs", "seeds")
 
@@ -59,47 +62,48 @@ class Sweep:
     @classmethod
     def from_file(cls, path: str | Path) -> Sweep:
         d = read_toml(path)
-        known = set(GRID_KEYS) | set(SECTIONS) | {"params", "workers", "out"}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"sweep file {path}: unknown key(s) {unknown}; keys: {sorted(known)}")
-        missing = [k for k in ("models", "tasks") if not d.get(k)]
+        try:
+            values = convert(cls, d, "sweep")
+        except ValueError as e:
+            raise ValueError(f"sweep file {path}: {e}") from None
+        missing = [k for k in ("models", "tasks") if not values.get(k)]
         if missing:
             raise ValueError(f"sweep file {path}: {missing} must be non-empty lists")
-        return cls(**d)
+        return cls(**values)
 
     def experiments(self) -> list[tuple[str, Experiment]]:
-        """The grid as (run name, validated experiment) pairs; bad entries raise here."""
+        """The grid as (run name, validated experiment) pairs; bad entries raise here, and
+        so do two entries that would share a run folder."""
+        convert(Sweep, dataclasses.asdict(self), "sweep")  # the types, when made in Python
         if not self.workers >= 1:
             raise ValueError(f"sweep workers must be >= 1, got {self.workers}")
         runs, train_cfg = [], convert(TrainConfig, self.train, "train")
         for task in self.tasks:
-            if task not in tasks.TASKS:
-                raise ValueError(f"unknown task {task!r}; available: "
-                                 f"{', '.join(sorted(tasks.TASKS))}")
-            task_cfg = self._section("task", task, tasks.TASKS[task].Config)
-            the_task = tasks.build(task, **task_cfg)
             for model in self.models:
-                if model not in models.MODELS:
-                    raise ValueError(f"unknown model {model!r}; available: "
-                                     f"{', '.join(sorted(models.MODELS))}")
-                model_cfg = self._section("model", model, models.MODELS[model].config)
-                if self.params is not None:
-                    model_cfg["d_model"] = fit_width(model, self.params, **model_cfg,
-                                                     **Experiment.model_sizes(the_task))
+                base = Experiment.make(model, task, self._section("model", model),
+                                       self._section("task", task), params=self.params)
                 for lr in self.lrs:
                     for seed in self.seeds:
-                        exp = Experiment(model, task, dict(model_cfg), dict(task_cfg),
-                                         TrainConfig(**(train_cfg | {"lr": lr, "seed": seed})))
-                        exp.validate()
-                        runs.append((f"{model}-{task}-lr{lr:g}-s{seed}", exp))
+                        train = TrainConfig(**(train_cfg | {"lr": lr, "seed": seed}))
+                        runs.append((run_name(model, task, lr, seed),
+                                     dataclasses.replace(base, train=train)))
+        seen: dict[str, int] = {}
+        for i, (name, _) in enumerate(runs):
+            if name in seen:
+                raise ValueError(f"sweep: two entries of the grid would share the run folder "
+                                 f"{name!r} (a model or task listed twice, or learning rates "
+                                 f"that format alike); remove the duplicate")
+            seen[name] = i
         return runs
 
-    def _section(self, section: str, name: str, config_cls: type) -> dict:
+    def _section(self, section: str, name: str) -> dict:
         shared = getattr(self, section)
-        own = shared.get(name, {})
         plain = {k: v for k, v in shared.items() if not isinstance(v, dict)}
-        return convert(config_cls, plain, section) | convert(config_cls, own, f"{section}.{name}")
+        return plain | shared.get(name, {})
+
+
+def run_name(model: str, task: str, lr: float, seed: int) -> str:
+    return f"{model}-{task.replace(':', '-')}-lr{lr:g}-s{seed}"
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -113,55 +117,57 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _train_run(exp: Experiment, run_dir: Path) -> dict:
-    return train(exp, out=run_dir, progress=False, resume=True)
-
-
-def _check_same_experiment(run_dir: Path, exp: Experiment) -> None:
-    """A run folder is reused only for the experiment it was made for."""
-    path = run_dir / "config.json"
-    if not path.exists():
-        return
-    saved, diff = json.loads(path.read_text()), []
-    for section, value in exp.to_dict().items():
-        if isinstance(value, dict):
-            old = saved.get(section, {})
-            diff += [f"{section}.{k}" for k in sorted(set(value) | set(old))
-                     if value.get(k) != old.get(k)]
-        elif saved.get(section) != value:
-            diff.append(section)
-    if diff:
-        raise ValueError(f"{run_dir} holds a different experiment (differs in "
-                         f"{', '.join(diff)}); choose another output folder or remove that run")
+def _train_run(job: tuple[str, Experiment, Path]) -> tuple[str, dict]:
+    name, exp, run_dir = job
+    return name, train(exp, out=run_dir, progress=False, resume=True)
 
 
 def execute(sweep: Sweep, quiet: bool = False) -> list[dict]:
     """Run every configuration of ``sweep`` not yet finished; return every run's summary
-    (``result.json`` plus its run name and learning rate), in grid order."""
+    (``result.json`` plus its run name and learning rate), in grid order.
+
+    Ctrl-C stops the workers at once; runs in flight resume from their last checkpoint when
+    the sweep is started again."""
     runs = sweep.experiments()
     out = Path(sweep.out)
-    out.mkdir(parents=True, exist_ok=True)
     for name, exp in runs:
-        _check_same_experiment(out / name, exp)
-    todo = [(name, exp) for name, exp in runs if not (out / name / RESULT).exists()]
-    workers = min(sweep.workers, max(len(todo), 1))
-    if not quiet:
-        print(f"{out}: {len(runs)} run(s), {len(runs) - len(todo)} already finished, "
-              f"{workers} worker process(es) x {runs[0][1].train.threads} thread(s)", flush=True)
-    if todo:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                 initializer=_exit_with_parent,
-                                 initargs=(os.getpid(),)) as pool:
-            futures = {pool.submit(_train_run, exp, out / name): name for name, exp in todo}
-            for fut in as_completed(futures):
-                r = fut.result()
-                if not quiet:
-                    print(f"  {futures[fut]:<44} test {r['main_metric']} "
-                          f"{r['final']['test/' + r['main_metric']]:.3f}  ({r['time']:.0f} s)",
-                          flush=True)
-    return [json.loads((out / name / RESULT).read_text()) | {"run": name, "lr": exp.train.lr}
-            for name, exp in runs]
+        diff = same_experiment(out / name, exp)
+        if diff:
+            raise ValueError(f"{out / name} holds a different experiment (differs in "
+                             f"{', '.join(diff[:6])}); choose another output folder or remove "
+                             f"that run")
+    with run_lock(out):
+        todo = [(name, exp, out / name) for name, exp in runs
+                if not (out / name / RESULT).exists()]
+        workers = min(sweep.workers, max(len(todo), 1))
+        if not quiet:
+            print(f"{out}: {len(runs)} run(s), {len(runs) - len(todo)} already finished, "
+                  f"{workers} worker process(es) x {runs[0][1].train.threads} thread(s)",
+                  flush=True)
+        if todo:
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(workers, initializer=_exit_with_parent,
+                          initargs=(os.getpid(),)) as pool:
+                try:
+                    for name, r in pool.imap_unordered(_train_run, todo):
+                        if not quiet:
+                            print(f"  {name:<44} test {r['main_metric']} "
+                                  f"{r['final']['test/' + r['main_metric']]:.3f}  "
+                                  f"({r['time']:.0f} s)", flush=True)
+                except KeyboardInterrupt:
+                    pool.terminate()
+                    print(f"\ninterrupted: {out}: finished runs are kept, runs in flight "
+                          f"resume from their last checkpoint when the sweep is run again",
+                          file=sys.stderr, flush=True)
+                    raise
+        results = []
+        for name, exp in runs:
+            try:
+                results.append(json.loads((out / name / RESULT).read_text())
+                               | {"run": name, "lr": exp.train.lr})
+            except ValueError:
+                raise InvalidFile(f"{out / name / RESULT} is not valid JSON") from None
+        return results
 
 
 def run_sweep(sweep: Sweep, quiet: bool = False) -> list[dict]:

@@ -1,0 +1,135 @@
+"""Supervised training: AdamW with warm-up + cosine decay, clipping, held-out evaluation.
+
+``Supervised`` is the trainer the run shell (``fastweights.train.shell``) drives for a task
+of (inputs, targets) batches; ``train(exp, out)`` builds it and runs it. Deterministic per
+seed on CPU; a killed run resumes to the metrics an uninterrupted run reaches.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from fastweights import tasks
+from fastweights.train import distributed, shell
+from fastweights.train.config import Experiment, TrainConfig
+from fastweights.train.errors import TrainingDiverged
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to 1 over ``cfg.warmup_steps``, then cosine decay to 0 at ``steps``."""
+    warmup = cfg.warmup_steps
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, cfg.steps - warmup)
+    return 0.5 * (1 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, task: tasks.Task, device: torch.device | None = None,
+             batch_size: int = 500, sets: dict | None = None) -> dict:
+    """Loss and metrics of ``model`` on each held-out set (default: ``task.eval_sets()``)."""
+    was_training = model.training
+    model.eval()
+    out = {}
+    for split, (x, y) in (sets or task.eval_sets()).items():
+        logits = torch.cat([model(x[i : i + batch_size].to(device))[0].cpu()
+                            for i in range(0, len(x), batch_size)])
+        out[f"{split}/loss"] = float(task.loss(logits, y))
+        out |= {f"{split}/{k}": v for k, v in task.metrics(logits, y).items()}
+    model.train(was_training)
+    return out
+
+
+def _non_finite_activation(error: ValueError) -> bool:
+    """Whether a model's input check failed on a NaN/Inf it computed itself."""
+    text = str(error).lower()
+    return "nan" in text or "inf" in text or "non-finite" in text
+
+
+class Supervised:
+    """One task, one model: a batch, the loss, a clipped AdamW step per ``train_step``."""
+
+    def __init__(self, exp: Experiment, ctx: distributed.Context):
+        cfg = self.cfg = exp.train
+        self.ctx = ctx
+        self.task = exp.build_task()
+        self.model = exp.build_model().to(ctx.device)
+        self.net = DistributedDataParallel(self.model) if ctx.world > 1 else self.model
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
+                                     weight_decay=cfg.weight_decay)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, cfg))
+        self.data = torch.Generator().manual_seed(cfg.seed)
+        self.main_metric = self.task.main_metric
+        self.higher_is_better = self.task.higher_is_better
+
+    def train_step(self, step: int) -> dict[str, float]:
+        x, y = self.task.train_batch(self.cfg.batch_size, self.data)
+        x, y = self.ctx.shard(x).to(self.ctx.device), self.ctx.shard(y).to(self.ctx.device)
+        lr = self.sched.get_last_lr()[0]
+        try:
+            loss = self.task.loss(self.net(x)[0], y)
+        except ValueError as e:
+            if step > 1 and _non_finite_activation(e):
+                raise TrainingDiverged(step, "activations", str(e)) from None
+            raise
+        value = self.ctx.mean(loss)
+        if not math.isfinite(value):
+            raise TrainingDiverged(step, "loss", f"loss = {value}")
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(),
+                                                         self.cfg.clip))
+        if not math.isfinite(grad_norm):
+            raise TrainingDiverged(step, "gradient norm", f"gradient norm = {grad_norm}")
+        self.opt.step()
+        self.sched.step()
+        bad = [n for n, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]
+        if bad:
+            raise TrainingDiverged(step, f"parameter {bad[0]}")
+        return {"train/loss": value, "lr": lr}
+
+    def evaluate(self) -> dict[str, float]:
+        return evaluate(self.model, self.task, self.ctx.device)
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+                "data_rng": self.data.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.data.set_state(state["data_rng"])
+
+    def summary(self) -> dict:
+        return {"params": self.model.num_params(), "state_size": self.model.state_size(),
+                "state_grows": self.model.state_grows}
+
+
+def train(exp: Experiment, out: str | Path | None = None, progress: bool = True,
+          resume: bool = False, overwrite: bool = False) -> dict:
+    """Train ``exp``; return the run summary (params, state size, time, final/best eval,
+    history). ``out``: the run folder (None: write nothing). With ``resume``, continue from
+    its last good checkpoint, or return the recorded summary if the run already finished.
+    ``overwrite`` replaces a folder that holds another experiment (else: ValueError).
+
+    torch's thread count and global RNG are restored when it returns.
+    """
+    cfg = exp.train
+    if cfg.warmup_steps >= cfg.steps:
+        warnings.warn(f"train.warmup ({cfg.warmup_steps} steps) >= train.steps "
+                      f"({cfg.steps}): the learning rate never leaves warm-up", stacklevel=2)
+    threads, rng = torch.get_num_threads(), torch.get_rng_state()
+    try:
+        ctx = distributed.setup(cfg.device)
+        torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        trainer = Supervised(exp, ctx)
+        return shell.run(trainer, exp, out, progress, resume, overwrite, ctx)
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_rng_state(rng)
