@@ -53,19 +53,21 @@ def _cue_step(policy: nn.Module, num_envs: int = 64) -> RLStep:
 
 
 def _training_returns(step: RLStep, updates: int = 4) -> list[float]:
+    returns = []
     for _ in range(updates):
         step.train_step()
-    return step.returns
+        returns += step.finished
+    return returns
 
 
 def test_hand_built_memory_policy_solves_what_a_memoryless_one_cannot(monkeypatch):
     memory = _cue_step(CueCounter(memory=True))
-    assert memory.evaluate()["eval/return"] == 1.0
+    assert memory.evaluate()["test/return"] == 1.0
     returns = _training_returns(memory)  # many episodes back to back in each environment
     assert len(returns) == 4 * 64 * 2 and all(r == 1.0 for r in returns)
     # without memory the last observation says nothing about the cue: chance level
     memoryless = _cue_step(CueCounter(memory=False))
-    assert abs(memoryless.evaluate()["eval/return"] - 0.5) < 0.1
+    assert abs(memoryless.evaluate()["test/return"] - 0.5) < 0.1
     assert abs(np.mean(_training_returns(memoryless)) - 0.5) < 0.1
     # a rollout that forgot to reset the state at episode ends would leave the memory policy
     # at chance after each environment's first episode
@@ -108,7 +110,7 @@ def test_a2c_learns_cue_recall():
                    regulariser="entropy", eval_every=300, eval_envs=256,
                    model_config={"d_model": 16}, env_config={"delay": 1})
     result = rl.train_rl(cfg, progress=False)
-    assert result["final"]["eval/return"] > 0.9
+    assert result["final"]["test/return"] > 0.9
 
 
 @pytest.mark.parametrize("env", ["cartpole-memory", "pendulum-memory"])
@@ -122,7 +124,8 @@ def test_ppo_runs_discrete_and_continuous(env):
         cfg.env_config = {"max_steps": 20}
     result = rl.train_rl(cfg, progress=False)
     row = result["final"]
-    assert result["agent_steps"] == 64 and row["eval/return"] > 0 and "eval/energy" in row
+    assert result["agent_steps"] == row["agent_steps"] == 64
+    assert row["test/return"] > 0 and "test/energy" in row
     assert all(np.isfinite(v) for k, v in row.items() if isinstance(v, float))
 
 
@@ -173,7 +176,7 @@ def test_cli_sigkill_then_resume_equals_uninterrupted(tmp_path):
     assert (killed / "returns.png").stat().st_size > 0
     ckpt = torch.load(killed / "ckpt.pt", weights_only=True)  # plain data only: no code runs
     assert ckpt["step"] == 50 and "model" in ckpt  # the last update
-    assert "eval/energy" in whole[-1]
+    assert "test/energy" in whole[-1]
 
 
 def test_cli_rejects_bad_flags(capsys):

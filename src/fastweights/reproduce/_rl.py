@@ -30,7 +30,7 @@ def run_all(runs: dict[str, RLConfig], root: Path, workers: int) -> dict[str, di
 
     def report(name: str, r: dict) -> None:
         out[name] = r
-        print(f"  {name:<28} eval return {r['final']['eval/return']:8.2f} "
+        print(f"  {name:<28} eval return {r['final']['test/return']:8.2f} "
               f"({r['agent_steps']:,} agent-steps, {r['time']:.0f} s; "
               f"{time.perf_counter() - start:.0f} s elapsed)", flush=True)
 
@@ -48,7 +48,7 @@ def run_all(runs: dict[str, RLConfig], root: Path, workers: int) -> dict[str, di
 
 def final_return(history: list[dict], last: int = 3) -> float:
     """Mean evaluation return over the last ``last`` evaluations (less noisy than one)."""
-    return float(np.mean([r["eval/return"] for r in history[-last:]]))
+    return float(np.mean([r["test/return"] for r in history[-last:]]))
 
 
 @torch.no_grad()
@@ -104,7 +104,7 @@ def plot_curves(curves: dict[str, list[list[dict]]], path: Path, title: str,
     for label, seeds in curves.items():
         n = min(len(h) for h in seeds)
         x = np.array([r["agent_steps"] for r in seeds[0][:n]])
-        y = np.array([[r["eval/return"] for r in h[:n]] for h in seeds])
+        y = np.array([[r["test/return"] for r in h[:n]] for h in seeds])
         mean, std = y.mean(0), y.std(0)
         (line,) = ax.plot(x, mean, label=f"{label} ({len(seeds)} seeds)")
         ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)

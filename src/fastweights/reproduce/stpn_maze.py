@@ -101,7 +101,7 @@ Energy: E_t = Σ_ij |G_ij| z_j² per step, averaged over each trained agent's ow
 episodes (`fastweights.analysis.memory_plots.synaptic_energy`: the STPN's own normalised
 G̃ = W + F; for the other models, every weight matrix applied to an input, including the
 fast or plastic part; readouts excluded). The STPN's energy is also logged at every
-evaluation (`eval/energy` in each run's `metrics.jsonl`).
+evaluation (`test/energy` in each run's `metrics.jsonl`).
 
 **Criterion (stated before the run):** with the mean over seeds of each model's final
 evaluation return (mean of its last 3 evaluations), (a) STPN's is the highest and above

@@ -30,9 +30,12 @@ Evaluation runs ``eval_envs`` fresh environments (a fixed seed, its own sampling
 it never disturbs training) for one episode each, and logs the mean return and, for models
 whose intermediates define it (the STPN), the energy per step E_t = Σ_ij |G̃_ij| z_j².
 
-Runs: ``train_rl(config, out)`` writes ``config.json`` (with the command line),
-``metrics.jsonl`` (one row per evaluation), ``ckpt.pt``/``ckpt.prev.pt`` (model, optimiser,
-environment and recurrent state, RNG), ``returns.png`` and ``result.json``; a killed run
+Runs: ``train_rl(config, out)`` drives ``RLStep`` (a trainer of the run shell,
+``fastweights.train.shell``; a shell step is one update) and so writes the same run folder:
+``config.json`` (the RL config under ``rl``, and the command line), ``metrics.jsonl``
+(one row per evaluation: ``test/return``, ``test/energy``, ``agent_steps``, ``episodes``,
+the losses), ``ckpt.pt``/``ckpt.prev.pt`` (weights, optimiser, environment and recurrent
+state, RNG; plain data), ``best.pt``, ``result.json``, plus ``returns.png``; a killed run
 resumed with ``resume=True`` ends with the metrics of an uninterrupted one.
 """
 
@@ -41,8 +44,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,15 +51,15 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from fastweights import envs, models
 from fastweights.models.state import ModelState
-from fastweights.train.checkpoint import load_checkpoint, save_checkpoint
+from fastweights.train import shell
+from fastweights.train.config import Component, TrainConfig
+from fastweights.train.errors import TrainingDiverged
 
 ALGOS = ("a2c", "ppo")
 REGULARISERS = ("entropy", "sumsq")
-RESULT = "result.json"
 EVAL_SEED = 1_000_003
 
 
@@ -117,6 +118,8 @@ class RLConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> RLConfig:
+        """From ``to_dict()`` or from a run folder's ``config.json`` (its ``rl`` table)."""
+        d = d.get("rl", d)
         fields = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in fields})
 
@@ -218,9 +221,14 @@ def gae(rewards: Tensor, values: Tensor, dones: Tensor, last_value: Tensor, gamm
 
 
 class RLStep:
-    """One RL experiment as a step object: ``train_step()`` runs one update (rollout + loss +
-    optimiser step) and returns its scalars, ``evaluate()`` the evaluation metrics;
-    ``state_dict()``/``load_state_dict()`` hold everything a resumed run needs."""
+    """One RL experiment as a trainer of the run shell (``fastweights.train``):
+    ``train_step(step)`` runs one update (rollout + loss + optimiser step) and returns its
+    scalars, ``evaluate()`` the evaluation metrics (``test/return``, ``test/energy``, ...);
+    ``state_dict()``/``load_state_dict()`` hold everything but the weights that a resumed
+    run needs, as plain data."""
+
+    main_metric = "return"
+    higher_is_better = True
 
     def __init__(self, cfg: RLConfig):
         self.cfg = cfg
@@ -232,19 +240,25 @@ class RLStep:
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.obs = torch.from_numpy(self.env.reset())
         self.state = None
-        self.agent_steps, self.episodes = 0, 0
-        self.returns: list[float] = []  # episodes finished since the last evaluation
+        self.agent_steps, self.episodes, self.update = 0, 0, 0
+        self.finished: list[float] = []  # returns of the episodes that ended in this update
+
+    @property
+    def model(self) -> nn.Module:
+        return self.agent
 
     def _step_env(self, action: Tensor) -> tuple[Tensor, Tensor]:
         obs, reward, done, info = self.env.step(action.numpy())
         self.obs = torch.from_numpy(obs)
         self.agent_steps += self.cfg.num_envs
         self.episodes += len(info["episodes"])
-        self.returns += [r for r, _ in info["episodes"]]
+        self.finished += [r for r, _ in info["episodes"]]
         return torch.from_numpy(reward), torch.from_numpy(done)
 
-    def train_step(self) -> dict:
+    def train_step(self, step: int | None = None) -> dict:
         cfg, agent = self.cfg, self.agent
+        self.update = self.update + 1 if step is None else step
+        self.finished = []
         start_state = detach_state(self.state)
         self.state = start_state
         grad = cfg.algo == "a2c"
@@ -270,15 +284,18 @@ class RLStep:
         else:
             losses = self._ppo(roll, adv, ret, start_state)
         self.state = detach_state(self.state)
-        return losses
+        done = {"train/return": float(np.mean(self.finished))} if self.finished else {}
+        return done | {f"train/{k}": v for k, v in losses.items()} | {
+            "agent_steps": float(self.agent_steps), "episodes": float(self.episodes)}
 
     def _apply(self, loss: Tensor) -> float:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         norm = float(torch.nn.utils.clip_grad_norm_(self.agent.parameters(), self.cfg.clip))
         if not (math.isfinite(loss.item()) and math.isfinite(norm)):
-            raise FloatingPointError(f"RL training diverged (loss {loss.item()}, gradient "
-                                     f"norm {norm}); lower rl.lr or rl.clip")
+            raise TrainingDiverged(self.update, "loss" if not math.isfinite(loss.item())
+                                   else "gradient norm", f"loss {loss.item()}, gradient norm "
+                                   f"{norm}; lower rl.lr or rl.clip")
         self.opt.step()
         return norm
 
@@ -355,23 +372,22 @@ class RLStep:
             running &= ~torch.from_numpy(done)
         env.close()
         agent.train(was_training)
-        row = {"eval/return": float(returns.mean()), "eval/return_std": float(returns.std()),
-               "eval/length": float(lengths.float().mean())}
+        row = {"test/return": float(returns.mean()), "test/return_std": float(returns.std()),
+               "test/length": float(lengths.float().mean())}
         if energy_steps:
-            row["eval/energy"] = energy / energy_steps
+            row["test/energy"] = energy / energy_steps
         return row
 
     def state_dict(self) -> dict:
         """Tensors, numbers, strings and plain containers only (loadable weights-only)."""
         state = ({"tensors": self.state.tensors, "initial": self.state.initial}
                  if isinstance(self.state, ModelState) else self.state)
-        return {"model": self.agent.state_dict(), "optimizer": self.opt.state_dict(),
-                "gen": self.gen.get_state(), "env": _plain(self.env.state_dict()),
-                "obs": self.obs, "state": state, "agent_steps": self.agent_steps,
-                "episodes": self.episodes, "returns": list(self.returns)}
+        return {"optimizer": self.opt.state_dict(), "gen": self.gen.get_state(),
+                "env": _plain(self.env.state_dict()), "obs": self.obs, "state": state,
+                "agent_steps": self.agent_steps, "episodes": self.episodes,
+                "update": self.update}
 
     def load_state_dict(self, d: dict) -> None:
-        self.agent.load_state_dict(d["model"])
         self.opt.load_state_dict(d["optimizer"])
         self.gen.set_state(d["gen"])
         self.env.load_state_dict(_plain(d["env"], back=True))
@@ -379,14 +395,15 @@ class RLStep:
         if isinstance(state, dict):
             state = ModelState(state["tensors"], state["initial"])
         self.obs, self.state = d["obs"], state
-        self.agent_steps, self.episodes = d["agent_steps"], d["episodes"]
-        self.returns = list(d["returns"])
+        self.agent_steps, self.episodes, self.update = (d["agent_steps"], d["episodes"],
+                                                        d["update"])
 
     def summary(self) -> dict:
         core = self.agent.core
-        return {"model": self.cfg.model, "env": self.cfg.env, "algo": self.cfg.algo,
+        return {"env": self.cfg.env, "algo": self.cfg.algo,
                 "params": sum(p.numel() for p in self.agent.parameters()),
-                "state_size": core.state_size()}
+                "state_size": core.state_size(), "agent_steps": self.agent_steps,
+                "config": self.cfg.to_dict()}
 
 
 def _plain(obj: Any, back: bool = False) -> Any:
@@ -403,72 +420,51 @@ def _plain(obj: Any, back: bool = False) -> Any:
     return obj
 
 
+class RunSpec:
+    """What the run shell (``fastweights.train.shell``) reads of an experiment, for an RL
+    config: names for the progress bar, a ``TrainConfig`` whose steps are updates, and the
+    record written to ``config.json`` (the model, the environment, the shell's ``train`` table
+and the full RL config under ``rl``)."""
+
+    def __init__(self, cfg: RLConfig):
+        self.cfg = cfg
+        self.model = Component(cfg.model, None)
+        self.task = Component(f"{cfg.env} ({cfg.algo})", None)
+        self.train = TrainConfig(steps=cfg.updates, eval_every=cfg.eval_every, lr=cfg.lr,
+                                 clip=cfg.clip, seed=cfg.seed, threads=cfg.threads)
+
+    def to_dict(self) -> dict:
+        c = self.cfg
+        # "task" names the environment as "env:NAME", which no supervised task is: the
+        # shell then never mistakes an RL run folder for a supervised experiment
+        return {"model": {"name": c.model, **c.model_config},
+                "task": {"name": f"env:{c.env}", **c.env_config},
+                "train": dataclasses.asdict(self.train), "rl": c.to_dict()}
+
+
 def train_rl(cfg: RLConfig, out: str | Path | None = None, progress: bool = True,
-             resume: bool = False) -> dict:
-    """Train ``cfg``; return the summary (params, state size, time, final and history).
+             resume: bool = False, overwrite: bool = False) -> dict:
+    """Train ``cfg`` on the run shell; return the run summary (params, state size, time,
+    agent-steps, final and history); write ``returns.png`` into the run folder.
 
     With ``resume``, continue from the run folder's last good checkpoint (or return the
-    recorded summary of a finished run). Deterministic per seed on CPU.
+    recorded summary of a finished run). Deterministic per seed on CPU; the global thread
+    count and RNG are restored afterwards.
     """
-    torch.set_num_threads(cfg.threads)
-    run_dir = Path(out) if out is not None else None
-    if run_dir is not None and resume and (run_dir / RESULT).exists():
-        return json.loads((run_dir / RESULT).read_text())
-    step_obj = RLStep(cfg)
-    run = {"update": 0, "history": [], "elapsed": 0.0}
-    ckpt = load_checkpoint(run_dir) if run_dir is not None and resume else None
-    if ckpt is not None:
-        step_obj.load_state_dict(ckpt)
-        torch.set_rng_state(ckpt["torch_rng"])
-        run = ckpt["run"]
-    if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if ckpt is None:
-            (run_dir / "config.json").write_text(
-                json.dumps(cfg.to_dict() | {"command": sys.argv}, indent=2) + "\n")
-        # rows after the checkpoint belong to the killed run's lost updates: rewrite from it
-        (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n"
-                                                       for r in run["history"]))
-    start = time.perf_counter() - run["elapsed"]
-    bar = tqdm(total=cfg.updates * cfg.num_envs * cfg.rollout, initial=step_obj.agent_steps,
-               unit="step", desc=f"{cfg.model} on {cfg.env} ({cfg.algo})",
-               disable=not progress, dynamic_ncols=True, mininterval=1.0)
-    recent: list[float] = []
-    for update in range(run["update"] + 1, cfg.updates + 1):
-        losses = step_obj.train_step()
-        bar.update(cfg.num_envs * cfg.rollout)
-        recent = (recent + step_obj.returns)[-100:]
-        elapsed = time.perf_counter() - start
-        bar.set_postfix(episodes=step_obj.episodes,
-                        ret=f"{np.mean(recent):.2f}" if recent else "-",
-                        sps=f"{step_obj.agent_steps / max(elapsed, 1e-9):.0f}")
-        if update % cfg.eval_every and update != cfg.updates:
-            continue
-        train_ret = float(np.mean(step_obj.returns)) if step_obj.returns else None
-        row = {"update": update, "agent_steps": step_obj.agent_steps,
-               "episodes": step_obj.episodes, "train/return": train_ret, **losses,
-               **step_obj.evaluate()}
-        row["time"] = time.perf_counter() - start
-        step_obj.returns = []
-        run["history"].append(row)
-        run["update"], run["elapsed"] = update, row["time"]
-        if run_dir is not None:
-            with open(run_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(row) + "\n")
-            save_checkpoint(step_obj.state_dict() | {"torch_rng": torch.get_rng_state(),
-                                                     "run": run, "step": update}, run_dir)
-    bar.close()
-    step_obj.env.close()
-    summary = step_obj.summary() | {"time": run["elapsed"], "updates": run["update"],
-                                    "agent_steps": step_obj.agent_steps,
-                                    "final": run["history"][-1], "history": run["history"],
-                                    "config": cfg.to_dict()}
-    if run_dir is not None:
-        plot_returns({cfg.model: run["history"]}, run_dir / "returns.png",
+    threads, rng = torch.get_num_threads(), torch.get_rng_state()
+    try:
+        torch.set_num_threads(cfg.threads)
+        trainer = RLStep(cfg)
+        try:
+            summary = shell.run(trainer, RunSpec(cfg), out, progress, resume, overwrite)
+        finally:
+            trainer.env.close()
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_rng_state(rng)
+    if out is not None:
+        plot_returns({cfg.model: summary["history"]}, Path(out) / "returns.png",
                      title=f"{cfg.model} on {cfg.env} ({cfg.algo})")
-        tmp = run_dir / (RESULT + ".tmp")
-        tmp.write_text(json.dumps(summary) + "\n")
-        tmp.replace(run_dir / RESULT)
     return summary
 
 
@@ -479,13 +475,13 @@ def plot_returns(series: dict[str, list[dict]], path: str | Path, title: str = "
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, rows in series.items():
         x = [r["agent_steps"] for r in rows]
-        (line,) = ax.plot(x, [r["eval/return"] for r in rows], marker="o", ms=3, label=label)
+        (line,) = ax.plot(x, [r["test/return"] for r in rows], marker="o", ms=3, label=label)
         train = [(xi, r["train/return"]) for xi, r in zip(x, rows, strict=True)
-                 if r["train/return"] is not None]
+                 if "train/return" in r]
         if train:
             ax.plot(*zip(*train, strict=True), ls="--", color=line.get_color(), alpha=0.6)
     ax.set_xlabel("agent-steps")
-    ax.set_ylabel("return per episode (solid: eval, dashed: train)")
+    ax.set_ylabel("return per episode (solid: test, dashed: train)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -520,6 +516,7 @@ def cli(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, help="seed of weights, environments and sampling")
     p.add_argument("--out", help="run folder (default runs/rl-MODEL-ENV-sSEED)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args, rest = p.parse_known_args(argv)
     if args.resume:
@@ -527,7 +524,7 @@ def cli(argv: list[str]) -> int:
         if not (run_dir / "config.json").is_file():
             p.error(f"--resume {run_dir}: no config.json there (not a run folder)")
         if rest or any(v is not None for k, v in vars(args).items()
-                       if k not in ("resume", "quiet")):
+                       if k not in ("resume", "quiet", "overwrite")):
             p.error("--resume continues a run with its saved config; drop other options")
         cfg = RLConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
     else:
@@ -540,7 +537,7 @@ def cli(argv: list[str]) -> int:
                         f"--model.KEY=VALUE or --env.KEY=VALUE")
             sections[section][name] = value
         flags = {k.replace("-", "_"): v for k, v in vars(args).items()
-                 if k not in ("out", "resume", "quiet") and v is not None}
+                 if k not in ("out", "resume", "quiet", "overwrite") and v is not None}
         try:
             rl = convert(RLConfig, sections["rl"], "rl", text=True) | flags
             cfg = RLConfig(**rl)
@@ -556,11 +553,11 @@ def cli(argv: list[str]) -> int:
             p.error(str(e))
         run_dir = Path(args.out or f"runs/rl-{cfg.model}-{cfg.env}-s{cfg.seed}")
     try:
-        result = train_rl(cfg, run_dir, progress=not args.quiet, resume=bool(args.resume))
+        result = train_rl(cfg, run_dir, progress=not args.quiet, resume=bool(args.resume),
+                          overwrite=args.overwrite)
     except (ValueError, ImportError) as e:
         p.error(str(e))
-    final = {k: round(v, 4) for k, v in result["final"].items()
-             if k.startswith("eval/") and v is not None}
+    final = {k: round(v, 4) for k, v in result["final"].items() if k.startswith("test/")}
     print(f"{cfg.model} on {cfg.env} ({cfg.algo}): {result['params']:,} params, "
           f"{result['agent_steps']:,} agent-steps, {result['time']:.0f} s, {final}; "
           f"run folder {run_dir}")
