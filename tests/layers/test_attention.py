@@ -15,8 +15,8 @@ def test_kv_cache_streaming(rope, device):
     layer = _layer(rope=rope).to(device)
     x = torch.randn(2, 9, 16, dtype=torch.float64, device=device)
     y, cache = layer(x)
-    assert cache.k.shape == (2, 2, 9, 8) and cache.k.numel() + cache.v.numel() == 2 * \
-        layer.state_size(9)
+    assert cache["k"].shape == (2, 2, 9, 8) and cache["valid"].all()
+    assert cache["k"].numel() + cache["v"].numel() == 2 * layer.state_size(9)
     ys, s = [], None
     for t in range(9):
         y_t, s = layer(x[:, t : t + 1], s)
@@ -25,7 +25,7 @@ def test_kv_cache_streaming(rope, device):
     y1, s1 = layer(x[:, :4])
     y2, s2 = layer(x[:, 4:], s1)
     torch.testing.assert_close(torch.cat([y1, y2], 1), y, rtol=1e-10, atol=1e-10)
-    torch.testing.assert_close(s2.k, cache.k, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(s2["k"], cache["k"], rtol=1e-10, atol=1e-10)
 
 
 def test_matches_transcription():

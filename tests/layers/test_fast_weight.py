@@ -6,7 +6,6 @@ import torch.nn.functional as F
 
 from fastweights import featuremaps
 from fastweights.layers import FastWeightConfig, FastWeightLayer
-from fastweights.layers.fast_weight import FastWeightState
 from fastweights.models.stack import SPECS
 
 PRESETS = {name: spec.preset for name, spec in SPECS.items() if spec.preset.get("rule")}
@@ -32,6 +31,10 @@ def _layer(cfg, **overrides):
     return FastWeightLayer(FastWeightConfig(**config)).double()
 
 
+def _zero_conv(layer) -> dict:
+    return {n: t for n, t in layer.init_state(2, dtype=torch.float64).items() if n == "conv"}
+
+
 @pytest.mark.parametrize("name", CONFIGS)
 def test_streaming_equals_whole(name, device):
     layer = _layer(CONFIGS[name]).to(device)
@@ -40,8 +43,8 @@ def test_streaming_equals_whole(name, device):
     y1, s1 = layer(x[:, :4])
     y2, s2 = layer(x[:, 4:], s1)
     torch.testing.assert_close(torch.cat([y1, y2], 1), y, rtol=1e-10, atol=1e-10)
-    torch.testing.assert_close(s2.S, state.S, rtol=1e-10, atol=1e-10)
-    carried = state.S.numel() + (0 if state.conv is None else state.conv.numel())
+    torch.testing.assert_close(s2["S"], state["S"], rtol=1e-10, atol=1e-10)
+    carried = sum(t.numel() for t in state.values())
     assert layer.state_size() * 2 == carried
 
 
@@ -56,9 +59,9 @@ def test_chunk_matches_recurrent(name):
         layer = _layer(CONFIGS[name], form=form, chunk_size=4)
         if S0 is None:
             S0 = 0.1 * torch.randn(2, *layer.config.state_shape, dtype=torch.float64)
-        y, state = layer(x, FastWeightState(S0, None))
-        (y.square().sum() + state.S.square().sum()).backward()
-        results.append((y, state.S, {n: p.grad for n, p in layer.named_parameters()}))
+        y, state = layer(x, {"S": S0} | _zero_conv(layer))
+        (y.square().sum() + state["S"].square().sum()).backward()
+        results.append((y, state["S"], {n: p.grad for n, p in layer.named_parameters()}))
     (y_r, S_r, g_r), (y_c, S_c, g_c) = results
     torch.testing.assert_close(y_c, y_r, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(S_c, S_r, rtol=1e-10, atol=1e-10)
@@ -135,11 +138,11 @@ def test_intermediates():
     layer = _layer(CONFIGS["sum-dpfp"])
     x = torch.randn(2, 6, 16, dtype=torch.float64)
     S0 = torch.randn(2, *layer.config.state_shape, dtype=torch.float64)
-    y, state = layer(x, FastWeightState(S0, None))
-    y2, state2, inter = layer(x, FastWeightState(S0, None), return_intermediates=True)
+    y, state = layer(x, {"S": S0} | _zero_conv(layer))
+    y2, state2, inter = layer(x, {"S": S0} | _zero_conv(layer), return_intermediates=True)
     assert torch.equal(y, y2)
     assert inter.S.shape == (2, 6, *layer.config.state_shape)
-    torch.testing.assert_close(inter.S[:, -1], state.S, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(inter.S[:, -1], state["S"], rtol=1e-10, atol=1e-10)
     # sum rule: each step adds k_t v_tᵀ
     steps = torch.cat([S0[:, None], inter.S], 1).diff(dim=1)
     torch.testing.assert_close(steps, torch.einsum("bthk,bthv->bthkv", inter.k, inter.v))
@@ -147,7 +150,7 @@ def test_intermediates():
     layer = _layer(PRESETS["deltaproduct"])
     _, state, inter = layer(x, return_intermediates=True)
     assert inter.k.shape == (2, 6, 2, 2, 8) and inter.beta.shape == (2, 6, 2, 2)
-    torch.testing.assert_close(inter.S[:, -1], state.S, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(inter.S[:, -1], state["S"], rtol=1e-10, atol=1e-10)
 
 
 def test_favor_features():

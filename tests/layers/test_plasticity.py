@@ -31,7 +31,8 @@ def test_ba_fast_weights_matches_transcription(inner_steps, activation):
         layer.norm.bias.normal_(0, 0.1)
     f = torch.relu if activation == "relu" else torch.tanh
     x = torch.randn(B, T, I, dtype=torch.float64)
-    y, (_, A_final) = layer(x)
+    y, s = layer(x)
+    A_final = s["A"]
     for b in range(B):
         h = torch.zeros(D, dtype=torch.float64)
         A = torch.zeros(D, D, dtype=torch.float64)
@@ -52,7 +53,8 @@ def test_plastic_rnn_matches_transcription():
     with torch.no_grad():
         layer.modulator.weight.normal_(0, 2.0)
     x = torch.randn(B, T, I, dtype=torch.float64) * 2
-    y, (_, hebb_final), inter = layer(x, return_intermediates=True)
+    y, s, inter = layer(x, return_intermediates=True)
+    hebb_final = s["hebb"]
     clipped = False
     for b in range(B):
         h = torch.zeros(D, dtype=torch.float64)

@@ -40,7 +40,8 @@ def _x():
 def test_delta_rnn_matches_transcription():
     layer = _layer(DeltaRNN)
     x = _x()
-    y, (W_f, R_f, _) = layer(x)
+    y, s = layer(x)
+    W_f, R_f = s["W"].mT, s["R"].mT  # the state holds S = Wᵀ
     Ws, bs = layer.slow.weight, layer.slow.bias
     for b in range(B):
         W, R, y_prev = (torch.zeros(D, D, dtype=torch.float64), torch.zeros(D, D,
@@ -61,7 +62,8 @@ def test_delta_rnn_matches_transcription():
 def test_delta_lstm_matches_transcription():
     layer = _layer(DeltaLSTM)
     x = _x()
-    y, (fast_f, c_f, _) = layer(x)
+    y, s = layer(x)
+    fast_f, c_f = s["fast"].mT, s["c"]
     Ws, bs = layer.slow.weight, layer.slow.bias
     z64 = dict(dtype=torch.float64)
     for b in range(B):
@@ -91,7 +93,8 @@ def test_rdn_matches_transcription(n_heads):
     torch.manual_seed(0)
     layer = RecurrentDeltaNet(I, RDNConfig(d_model=D, n_heads=n_heads)).double()
     x = _x()
-    y, (W_f, _) = layer(x)
+    y, s = layer(x)
+    W_f = s["W"].mT
     H, dh = n_heads, D // n_heads
     Wx, bx = layer.slow.weight.view(H, 3 * dh + 1, I), layer.slow.bias.view(H, 3 * dh + 1)
     for b in range(B):
@@ -117,4 +120,5 @@ def test_intermediates_end_in_the_state(cls):
     y2, state2, inter = layer(x, return_intermediates=True)
     torch.testing.assert_close(y2, y)
     last = [getattr(inter, f)[:, -1] for f in vars(inter)]
-    torch.testing.assert_close(last[0], state[0])
+    first = next(iter(state.values()))
+    torch.testing.assert_close(last[0], first.mT)  # the state holds S = Wᵀ

@@ -14,7 +14,8 @@ def test_elman_matches_transcription(nonlinearity):
     layer = ElmanCell(I, ElmanConfig(d_model=D, nonlinearity=nonlinearity)).double()
     f = torch.tanh if nonlinearity == "tanh" else torch.relu
     x = torch.randn(B, T, I, dtype=torch.float64)
-    y, (h_final,), inter = layer(x, return_intermediates=True)
+    y, s, inter = layer(x, return_intermediates=True)
+    h_final = s["h"]
     for b in range(B):
         h = torch.zeros(D, dtype=torch.float64)
         for t in range(T):
@@ -30,5 +31,5 @@ def test_irnn_init_and_checks():
     assert not layer.inp.bias.any()
     with pytest.raises(ValueError, match="nonlinearity"):
         ElmanConfig(nonlinearity="gelu")
-    with pytest.raises(ValueError, match=r"x must have shape \[B, T, input_size\]"):
-        layer(torch.randn(2, 0, I))
+    y, state = layer(torch.randn(2, 0, I))  # T = 0: no output, the initial state
+    assert y.shape == (2, 0, D) and not state["h"].any()

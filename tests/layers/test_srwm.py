@@ -17,7 +17,8 @@ def test_srwm_matches_transcription():
     H, d = 2, 3
     layer = SRWM(I, SRWMConfig(d_model=H * d, n_heads=H)).double()
     x = torch.randn(B, T, I, dtype=torch.float64)
-    y, (W_final,) = layer(x)
+    y, s = layer(x)
+    W_final = s["W"].mT  # the state holds S = Wᵀ
     rows = 3 * d + 4
     # sub-matrix of each row: y (d rows), q (d), k (d), b (4)
     group = [0] * d + [1] * d + [2] * d + [3] * 4

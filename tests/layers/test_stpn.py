@@ -67,9 +67,9 @@ def test_stpn_matches_transcription(recurrent, rule, norm):
     y, state, inter = layer(x, return_intermediates=True)
     y_ref, F_ref, E_ref = reference(layer, x, c)
     torch.testing.assert_close(y, y_ref, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(state[-1], F_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(state["F"], F_ref, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(inter.energy, E_ref, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(inter.F[:, -1], state[-1])
+    torch.testing.assert_close(inter.F[:, -1], state["F"])
     torch.testing.assert_close(inter.h, y)
 
 
@@ -85,9 +85,9 @@ def test_stpn_scalar_and_clamp_options(per_synapse, clamp):
     y, state = layer(x)
     y_ref, F_ref, _ = reference(layer, x, c)
     torch.testing.assert_close(y, y_ref, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(state[1], F_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(state["F"], F_ref, rtol=1e-12, atol=1e-12)
     if clamp is not None:
-        assert state[1].abs().max() <= clamp
+        assert state["F"].abs().max() <= clamp
 
 
 @pytest.mark.parametrize("rule", ["hebb", "oja"])

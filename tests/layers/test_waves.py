@@ -28,7 +28,8 @@ def test_twm_matches_transcription(boundary, phase):
     x = torch.randn(B, T, I, dtype=torch.float64)
     x[:, 4:, -1] = 1.0  # a go flag in the last feature from step 4 on
     x[:, :4, -1] = 0.0
-    y, (h_final,), inter = layer(x, return_intermediates=True)
+    y, state, inter = layer(x, return_intermediates=True)
+    h_final = state["field"]
     for b in range(B):
         cols = [torch.zeros(d, dtype=torch.float64) for _ in range(s)]  # oldest first
         for t in range(T):
@@ -102,7 +103,8 @@ def test_wave_rnn_matches_transcription():
     with torch.no_grad():
         layer.u.normal_()
     x = torch.randn(B, T, I, dtype=torch.float64)
-    y, (h_final,) = layer(x)
+    y, s = layer(x)
+    h_final = s["field"]
     for b in range(B):
         h = [[0.0] * n for _ in range(c)]
         for t in range(T):
@@ -126,7 +128,7 @@ def test_wave_rnn_init_is_a_traveling_wave():
         layer.inp.bias.zero_()
     h0 = torch.zeros(1, 1, 6, dtype=torch.float64)
     h0[0, 0, 0] = 1.0
-    _, _, inter = layer(torch.zeros(1, 8, 1, dtype=torch.float64), (h0,),
+    _, _, inter = layer(torch.zeros(1, 8, 1, dtype=torch.float64), {"field": h0},
                         return_intermediates=True)
     peaks = inter.field[0, :, 0].argmax(-1).tolist()
     assert peaks == [(t + 1) % 6 for t in range(8)]

@@ -28,8 +28,8 @@ def test_intermediates(name):
     y, state = model(x)
     y2, state2, inter = model(x, return_intermediates=True)
     torch.testing.assert_close(y2, y, rtol=0, atol=0)
-    for a, b in zip(state, state2, strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for n in state:
+        torch.testing.assert_close(state[n], state2[n], rtol=0, atol=0)
     assert dataclasses.is_dataclass(inter)
     for field in dataclasses.fields(inter):
         assert getattr(inter, field.name).shape[:2] == (2, 7), field.name
@@ -68,7 +68,8 @@ def test_stpn_energy_and_trace():
     torch.manual_seed(0)
     model = models.build("stpn", d_model=5, input_size=4).double()
     x = torch.randint(4, (3, 6))
-    _, (h, F), inter = model(x, return_intermediates=True)
+    _, state, inter = model(x, return_intermediates=True)
+    F = state["F"]
     assert inter.energy.shape == (3, 6) and (inter.energy > 0).all()
     torch.testing.assert_close(inter.F[:, -1], F)
     assert inter.F.shape == (3, 6, 5, 4 + 5)

@@ -8,23 +8,26 @@ Vaswani et al. 2017; rotary positions (RoPE) from Su et al. 2021. Per head (d = 
     o_t = Σ_{s ≤ t} softmax_s(q_tᵀ k_s / √d) v_s        (over the cached and the new steps)
     y_t = W_o o_t
 
-computed by ``torch.nn.functional.scaled_dot_product_attention``. The state is
-``KVCache(k [B, H, T_seen, d], v [B, H, T_seen, d])``: every key (after rotation) and value
-seen so far, so p_t = T_seen + t and a step appends one entry per head. The memory grows
-with length: ``state_size(seq_len)`` = 2 · d_model · seq_len floats per sequence, and the
-default ``seq_len=1`` reports the per-token cost. Without rope the layer is position-free
-(NoPE); a model may add learned absolute positions to its input instead.
+computed by ``torch.nn.functional.scaled_dot_product_attention``. The state is the KV cache
+``{"k": [B, H, L, d], "v": [B, H, L, d], "valid": [B, L] bool}``: every key (after rotation)
+and value seen so far and whether its step was real. Each call appends its T steps; a step
+masked out (``mask`` False) is appended as invalid and never attended to, so a row's real
+outputs and positions are those without its masked steps: p_t = the number of real steps
+before t. The memory grows with length: ``state_size(seq_len)`` = 2 · d_model · seq_len
+floats per sequence, and the default ``seq_len=1`` reports the per-token cost. Without rope
+the layer is position-free (NoPE); a model may add learned absolute positions instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
+
+from fastweights.layers.config import check_types
 
 
 @dataclass
@@ -35,18 +38,16 @@ class AttentionConfig:
     rope_base: float = 10000.0
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1 or self.n_heads < 1 or self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a positive multiple of "
                              f"n_heads ({self.n_heads})")
+        if not self.rope_base > 0:
+            raise ValueError(f"rope_base must be > 0, got {self.rope_base}")
 
     @property
     def head_dim(self) -> int:
         return self.d_model // self.n_heads
-
-
-class KVCache(NamedTuple):
-    k: Tensor  # [B, H, T_seen, d]
-    v: Tensor  # [B, H, T_seen, d]
 
 
 @dataclass
@@ -58,17 +59,22 @@ class AttentionIntermediates:
 
 
 def rotate(x: Tensor, positions: Tensor, base: float) -> Tensor:
-    """RoPE on x [B, H, T, d] at positions [T] (rotate-half pairing: i with i + ⌊d/2⌋; an
-    odd head_dim leaves its last coordinate unrotated)."""
+    """RoPE on x [B, H, T, d] at positions [T] or [B, T] (rotate-half pairing: i with
+    i + ⌊d/2⌋; an odd head_dim leaves its last coordinate unrotated)."""
     half = x.shape[-1] // 2
     freq = base ** (-torch.arange(half, dtype=x.dtype, device=x.device) / half)
-    angle = positions.to(x.dtype)[:, None] * freq  # [T, d/2]
+    angle = positions.to(x.dtype)[..., None] * freq  # [T, d/2] or [B, T, d/2]
+    if angle.dim() == 3:
+        angle = angle[:, None]
     cos, sin = angle.cos(), angle.sin()
     x1, x2, rest = x[..., :half], x[..., half:2 * half], x[..., 2 * half:]
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin, rest], dim=-1)
 
 
 class AttentionLayer(nn.Module):
+    #: state tensors whose length axis grows with the tokens seen
+    growing = ("k", "v", "valid")
+
     def __init__(self, config: AttentionConfig):
         super().__init__()
         self.config = c = config
@@ -79,32 +85,46 @@ class AttentionLayer(nn.Module):
         """Floats cached per sequence after ``seq_len`` tokens (keys and values)."""
         return 2 * self.config.d_model * seq_len
 
-    def forward(self, x: Tensor, state: KVCache | None = None,
-                return_intermediates: bool = False) -> tuple:
-        """x: [B, T, d_model]; state: KVCache or None -> (y [B, T, d_model], KVCache)
-        or, with ``return_intermediates``, (y, KVCache, AttentionIntermediates)."""
+    def init_state(self, batch: int, device=None, dtype=None) -> dict[str, Tensor]:
         c = self.config
+        kv = torch.zeros(batch, c.n_heads, 0, c.head_dim, device=device, dtype=dtype)
+        return {"k": kv, "v": kv, "valid": torch.zeros(batch, 0, dtype=torch.bool,
+                                                      device=device)}
+
+    def forward(self, x: Tensor, state: dict[str, Tensor] | None = None, *,
+                mask: Tensor | None = None, return_intermediates: bool = False) -> tuple:
+        """x: [B, T, d_model]; state: the KV cache or None; mask [B, T] bool or None ->
+        (y [B, T, d_model], state) or, with ``return_intermediates``, (y, state,
+        AttentionIntermediates)."""
+        c = self.config
+        B, T = x.shape[:2]
+        if state is None:
+            state = self.init_state(B, x.device, x.dtype)
         q, k, v = rearrange(self.qkv(x), "b t (n h d) -> n b h t d", n=3, h=c.n_heads)
-        past = 0 if state is None else state.k.shape[2]
-        T = x.shape[1]
+        past = state["k"].shape[2]
+        real = torch.ones(B, T, dtype=torch.bool, device=x.device) if mask is None else mask
         if c.rope:
-            positions = torch.arange(past, past + T, device=x.device)
+            seen = state["valid"].sum(1, keepdim=True)  # [B, 1]
+            positions = seen + real.cumsum(1) - real.long()  # [B, T]
             q, k = rotate(q, positions, c.rope_base), rotate(k, positions, c.rope_base)
         new_k, new_v = k, v
-        if state is not None:
-            k, v = torch.cat([state.k, k], dim=2), torch.cat([state.v, v], dim=2)
-        # query t sits at position past + t and sees keys 0 … past + t
-        mask = None
-        if past and T > 1:
-            mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
-        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-                                           is_causal=not past and T > 1)
+        k, v = torch.cat([state["k"], k], dim=2), torch.cat([state["v"], v], dim=2)
+        valid = torch.cat([state["valid"], real], dim=1)  # [B, L]
+        # query t (cache index past + t) sees the valid keys up to itself, and always itself
+        # (so a masked query attends to something and stays finite)
+        index = torch.arange(past + T, device=x.device)
+        query = past + torch.arange(T, device=x.device)[:, None]
+        allowed = ((index <= query) & valid[:, None, None]) | (index == query)  # [B, 1, T, L]
+        if mask is None and not past:
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=T > 1)
+        else:
+            o = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
         y = self.out(rearrange(o, "b h t d -> b t (h d)"))
+        state = {"k": k, "v": v, "valid": valid}
         if not return_intermediates:
-            return y, KVCache(k, v)
+            return y, state
         scores = (q @ k.transpose(-1, -2)) * c.head_dim ** -0.5
-        allowed = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
         attn = scores.masked_fill(~allowed, float("-inf")).softmax(-1)
         inter = AttentionIntermediates(*(rearrange(a, "b h t d -> b t h d")
                                          for a in (q, new_k, new_v)), attn)
-        return y, KVCache(k, v), inter
+        return y, state, inter

@@ -34,32 +34,31 @@ model) at construction; ``favor_redraw=True`` draws a fresh Ω on every forward 
 training mode (Performer's redraw), in which case streaming equals the whole sequence only
 in eval mode.
 
-The layer state is ``FastWeightState(S [B, H, K, V], conv [B, C, c−1] or None)`` with
-C = (1 + 2n)·d_model: the fast weights and the last c−1 projected inputs the convolution
-still needs. ``return_intermediates=True`` also returns ``FastWeightIntermediates``: q, k,
-v, β, g and the fast-weight trajectory S_t for every t, recomputed step by step through
-the op's recurrent form (only when asked; the output itself comes from the usual path).
+The layer state is ``{"S": [B, H, K, V], "conv": [B, C, c−1]}`` (``conv`` only when
+conv_size ≥ 2) with C = (1 + 2n)·d_model: the fast weights and the last c−1 projected inputs
+the convolution still needs. With ``mask`` [B, T] a False step is made neutral: its keys are
+0 and its log-gates 0 (no write, no decay, for every rule), and the convolution sees only the
+real steps of each row (they are gathered to the front, convolved after the cached inputs,
+and scattered back), so the row's state and real outputs are those without the masked steps.
+``return_intermediates=True`` also returns ``FastWeightIntermediates``: q, k, v, β, g and the
+fast-weight trajectory S_t for every t, recomputed step by step through the op's recurrent
+form (only when asked; the output itself comes from the usual path).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from fastweights import featuremaps
-from fastweights.ops import (
-    delta_product_rule,
-    delta_rule,
-    gated_delta_rule,
-    gated_sum_rule,
-    sum_rule,
-)
+from fastweights import featuremaps, ops
+from fastweights.layers.config import check_types
+from fastweights.layers.conv import ShortConv
 
 RULES = ("sum_rule", "gated_sum_rule", "delta_rule", "gated_delta_rule", "delta_product_rule")
 ALIASES = {r.removesuffix("_rule"): r for r in RULES}  # "sum" -> "sum_rule", ...
@@ -92,6 +91,7 @@ class FastWeightConfig:
     chunk_size: int = 64
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1 or self.n_heads < 1 or self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a positive multiple of "
                              f"n_heads ({self.n_heads})")
@@ -153,11 +153,6 @@ class FastWeightConfig:
         return self.n_heads, self.key_dim, self.head_dim + int(self.normalize)
 
 
-class FastWeightState(NamedTuple):
-    S: Tensor  # [B, H, K, V]
-    conv: Tensor | None  # [B, proj_dim, conv_size − 1]
-
-
 @dataclass
 class FastWeightIntermediates:
     """Per-step internals of one layer (n = n_householder axis only for DeltaProduct)."""
@@ -175,9 +170,10 @@ class FastWeightLayer(nn.Module):
         super().__init__()
         self.config = c = config
         H, n = c.n_heads, c.n_steps
+        self.op = getattr(ops, c.rule)
+        self.op_args = set(inspect.signature(self.op).parameters)
         self.qkv = nn.Linear(c.d_model, c.proj_dim, bias=False)
-        self.conv = (nn.Conv1d(c.proj_dim, c.proj_dim, c.conv_size, groups=c.proj_dim)
-                     if c.conv_size else None)
+        self.conv = ShortConv(c.proj_dim, c.conv_size) if c.conv_size else None
         if c.feature_map == "favor+":
             self.register_buffer("omega", featuremaps.draw_favor(c.favor_features, c.head_dim))
         self.beta_proj = nn.Linear(c.d_model, n * H) if c.rule in DELTA_RULES else None
@@ -198,17 +194,12 @@ class FastWeightLayer(nn.Module):
         H, K, V = self.config.state_shape
         return H * K * V + self.config.proj_dim * max(self.config.conv_size - 1, 0)
 
-    def short_conv(self, u: Tensor, cache: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        """Causal depthwise convolution + SiLU over u [B, T, C], with the last c−1 inputs
-        of the previous call (zeros at the start) as left context."""
-        if self.conv is None:
-            return u, None
-        u = rearrange(u, "b t c -> b c t")
-        if cache is None:
-            cache = u.new_zeros(u.shape[0], u.shape[1], self.config.conv_size - 1)
-        u = torch.cat([cache, u], dim=-1)
-        y = F.silu(self.conv(u))
-        return rearrange(y, "b c t -> b t c"), u[..., u.shape[-1] - cache.shape[-1]:]
+    def init_state(self, batch: int, device=None, dtype=None) -> dict[str, Tensor]:
+        c, kw = self.config, dict(device=device, dtype=dtype)
+        state = {"S": torch.zeros(batch, *c.state_shape, **kw)}
+        if self.conv is not None:
+            state["conv"] = self.conv.init_state(batch, device, dtype)
+        return state
 
     def features(self, x: Tensor) -> Tensor:
         """norm(φ(x)) over the head dimension."""
@@ -232,19 +223,14 @@ class FastWeightLayer(nn.Module):
 
     def rule(self, q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, beta: Tensor | None,
              S: Tensor | None, form: str) -> tuple[Tensor, Tensor]:
-        """Run the configured op from state S; returns (o [B, T, H, V], S_T)."""
+        """Run the configured op from state S; returns (o [B, T, H, V], S_T). The op gets
+        the per-step arguments its signature names (g, beta) and sum_rule's ``normalize``."""
         c = self.config
-        common = dict(initial_state=S, output_final_state=True, form=form,
-                      chunk_size=c.chunk_size)
-        if c.rule == "sum_rule":
-            return sum_rule(q, k, v, normalize=c.normalize, **common)
-        if c.rule == "gated_sum_rule":
-            return gated_sum_rule(q, k, v, g, **common)
-        if c.rule == "delta_rule":
-            return delta_rule(q, k, v, beta, **common)
-        if c.rule == "gated_delta_rule":
-            return gated_delta_rule(q, k, v, g, beta, **common)
-        return delta_product_rule(q, k, v, beta, **common)
+        extra = {"g": g, "beta": beta} | ({"normalize": c.normalize}
+                                          if c.rule == "sum_rule" else {})
+        return self.op(q, k, v, **{n: a for n, a in extra.items() if n in self.op_args},
+                       initial_state=S, output_final_state=True, form=form,
+                       chunk_size=c.chunk_size)
 
     def trajectory(self, q: Tensor, k: Tensor, v: Tensor, g: Tensor | None,
                    beta: Tensor | None, S: Tensor | None) -> Tensor:
@@ -259,17 +245,22 @@ class FastWeightLayer(nn.Module):
             states.append(S)
         return torch.stack(states, dim=1)
 
-    def forward(self, x: Tensor, state: FastWeightState | None = None,
-                return_intermediates: bool = False) -> tuple:
-        """x: [B, T, d_model]; state: FastWeightState or None -> (y [B, T, d_model], state)
-        or, with ``return_intermediates``, (y, state, FastWeightIntermediates)."""
+    def forward(self, x: Tensor, state: dict[str, Tensor] | None = None, *,
+                mask: Tensor | None = None, return_intermediates: bool = False) -> tuple:
+        """x: [B, T, d_model]; state: {"S", "conv"} or None; mask [B, T] bool or None ->
+        (y [B, T, d_model], state) or, with ``return_intermediates``, (y, state,
+        FastWeightIntermediates)."""
         c = self.config
         n, product = c.n_steps, c.rule == "delta_product_rule"
-        S0, cache = (None, None) if state is None else state
+        if state is None:
+            state = self.init_state(x.shape[0], x.device, x.dtype)
+        S0, new_state = state["S"], {}
         if c.feature_map == "favor+" and c.favor_redraw and self.training:
             self.omega.copy_(featuremaps.draw_favor(c.favor_features, c.head_dim,
                                                     device=self.omega.device))
-        u, cache = self.short_conv(self.qkv(x), cache)
+        u = self.qkv(x)
+        if self.conv is not None:
+            u, new_state["conv"] = self.conv(u, state["conv"], mask)
         q, k, v = u.split([c.d_model, n * c.d_model, n * c.d_model], dim=-1)
         q = self.features(rearrange(q, "b t (h d) -> b t h d", h=c.n_heads))
         k = self.features(rearrange(k, "b t (n h d) -> b t n h d", n=n, h=c.n_heads))
@@ -282,13 +273,18 @@ class FastWeightLayer(nn.Module):
             k, v = k[:, :, 0], v[:, :, 0]
             beta = None if beta is None else beta[:, :, 0]
         g = self.log_gate(x)
+        if mask is not None:
+            # a masked step is neutral for every rule: k = 0 writes nothing, g = 0 keeps S
+            m = mask.to(k.dtype)
+            k = k * m.view(*m.shape, *[1] * (k.dim() - 2))
+            g = None if g is None else g * m.view(*m.shape, *[1] * (g.dim() - 2))
         o, S = self.rule(q, k, v, g, beta, S0, form=c.form)
         if self.out_norm is not None:
             o = self.out_norm(o)
         o = rearrange(o, "b t h d -> b t (h d)")
         if self.out_gate is not None:
             o = o * F.silu(self.out_gate(x))
-        y, state = self.out(o), FastWeightState(S, cache)
+        y, state = self.out(o), {"S": S} | new_state
         if not return_intermediates:
             return y, state
         return y, state, FastWeightIntermediates(q, k, v, beta, g,

@@ -23,6 +23,9 @@ Plastic RNN (``plastic-rnn``), state (h ∈ ℝ^d, Hebb ∈ ℝ^{d×d}), Hebb_0 
 | C, b (Ba) / W, b (Miconi) | ``inp`` |
 | W (Ba) / W_h (Miconi) | ``rec`` |
 | α, w_M, b_M | ``alpha``, ``modulator`` |
+
+States: ``{"h": [B, d], "A": [B, d, d]}`` (Ba) and ``{"h": [B, d], "hebb": [B, d, d]}``
+(Miconi). Both traces are computed here (no ops rule covers them yet).
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from fastweights.layers.rnn import NONLINEARITIES, RecurrentCell, State
+from fastweights.layers.cell import RecurrentCell, State
+from fastweights.layers.config import check_types
+from fastweights.layers.rnn import NONLINEARITIES
 
 
 @dataclass
@@ -44,6 +49,7 @@ class BaFastWeightsConfig:
     activation: str = "relu"
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1 or self.inner_steps < 1:
             raise ValueError(f"d_model and inner_steps must be >= 1, got {self.d_model}, "
                              f"{self.inner_steps}")
@@ -70,22 +76,23 @@ class BaFastWeights(RecurrentCell):
         self.rec = nn.Parameter(0.05 * torch.eye(d))
         self.norm = nn.LayerNorm(d)
 
-    def initial_state(self, x: Tensor) -> State:
-        B, d = x.shape[0], self.d
-        return x.new_zeros(B, d), x.new_zeros(B, d, d)
+    def init_state(self, batch: int, device=None, dtype=None) -> State:
+        kw = dict(device=device, dtype=dtype)
+        return {"h": torch.zeros(batch, self.d, **kw),
+                "A": torch.zeros(batch, self.d, self.d, **kw)}
 
     def state_size(self) -> int:
         return self.d + self.d * self.d
 
     def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
-        h, A = state
+        h, A = state["h"], state["A"]
         c = self.config
         A = c.decay * A + c.eta * torch.einsum("bi,bj->bij", h, h)
         p = h @ self.rec.T + self.inp(x_t)
         hs = self.act(p)
         for _ in range(c.inner_steps):
             hs = self.act(self.norm(p + torch.einsum("bij,bj->bi", A, hs)))
-        return hs, (hs, A), {"A": A, "h": hs} if internals else {}
+        return hs, {"h": hs, "A": A}, {"A": A, "h": hs} if internals else {}
 
 
 @dataclass
@@ -94,6 +101,7 @@ class PlasticRNNConfig:
     clip: float = 1.0
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1 or self.clip <= 0:
             raise ValueError(f"d_model must be >= 1 and clip > 0, got {self.d_model}, "
                              f"{self.clip}")
@@ -118,18 +126,20 @@ class PlasticRNN(RecurrentCell):
         self.alpha = nn.Parameter(torch.empty(d, d).uniform_(-d ** -0.5, d ** -0.5))
         self.modulator = nn.Linear(d, 1)
 
-    def initial_state(self, x: Tensor) -> State:
-        B, d = x.shape[0], self.d
-        return x.new_zeros(B, d), x.new_zeros(B, d, d)
+    def init_state(self, batch: int, device=None, dtype=None) -> State:
+        kw = dict(device=device, dtype=dtype)
+        return {"h": torch.zeros(batch, self.d, **kw),
+                "hebb": torch.zeros(batch, self.d, self.d, **kw)}
 
     def state_size(self) -> int:
         return self.d + self.d * self.d
 
     def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
-        h_prev, hebb = state
+        h_prev, hebb = state["h"], state["hebb"]
         weights = self.rec + self.alpha * hebb  # [B, d, d]
         h = torch.tanh(self.inp(x_t) + torch.einsum("bij,bj->bi", weights, h_prev))
         m = torch.tanh(self.modulator(h))  # [B, 1]
         hebb = (hebb + m.unsqueeze(-1) * torch.einsum("bi,bj->bij", h, h_prev)).clamp(
             -self.clip, self.clip)
-        return h, (h, hebb), {"hebb": hebb, "modulation": m[:, 0], "h": h} if internals else {}
+        inter = {"hebb": hebb, "modulation": m[:, 0], "h": h} if internals else {}
+        return h, {"h": h, "hebb": hebb}, inter

@@ -3,9 +3,10 @@ Linear Transformers with Recurrent Fast Weight Programmers"): Delta RNN, Delta L
 Recurrent Delta Net. Fast weights are d×d matrices (rows: outputs), zero at t = 0; a
 "delta update" with key k, value v and rate β is
 
-    W ← W + β (v − W k) ⊗ k
+    W ← W + β (v − W k) ⊗ k,    i.e. S ← S + β k (v − Sᵀk)ᵀ with S = Wᵀ (``ops.delta_step``)
 
-and every matrix is updated with step t before it is read (as in ``fastweights.ops``).
+and every matrix is updated with step t before it is read (as in ``fastweights.ops``). The
+state holds S = Wᵀ ([..., K, V], the ops' layout); the intermediates report W.
 
 Delta RNN (``delta-rnn``), state (W, R ∈ ℝ^{d×d}, y ∈ ℝ^d):
 
@@ -57,7 +58,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from fastweights.layers.rnn import RecurrentCell, State
+from fastweights.layers.cell import RecurrentCell, State
+from fastweights.layers.config import check_types
+from fastweights.ops import delta_step
 
 
 @dataclass
@@ -65,6 +68,7 @@ class RecurrentFWPConfig:
     d_model: int = 32
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1:
             raise ValueError(f"d_model must be >= 1, got {self.d_model}")
 
@@ -80,14 +84,9 @@ class RDNConfig(RecurrentFWPConfig):
                              f"n_heads ({self.n_heads})")
 
 
-def delta_update(W: Tensor, k: Tensor, v: Tensor, beta: Tensor) -> Tensor:
-    """W ← W + β (v − W k) ⊗ k for W [..., d_v, d_k], k [..., d_k], v [..., d_v], β [...]."""
-    v_old = torch.einsum("...ij,...j->...i", W, k)
-    return W + torch.einsum("...i,...j->...ij", beta.unsqueeze(-1) * (v - v_old), k)
-
-
-def matvec(W: Tensor, x: Tensor) -> Tensor:
-    return torch.einsum("...ij,...j->...i", W, x)
+def read(S: Tensor, q: Tensor) -> Tensor:
+    """W q = Sᵀ q for S [..., K, V], q [..., K]."""
+    return torch.einsum("...kv,...k->...v", S, q)
 
 
 @dataclass
@@ -104,22 +103,23 @@ class DeltaRNN(RecurrentCell):
         d = self.d = self.out_size = config.d_model
         self.slow = nn.Linear(input_size, 5 * d + 2)
 
-    def initial_state(self, x: Tensor) -> State:
-        B, d = x.shape[0], self.d
-        return x.new_zeros(B, d, d), x.new_zeros(B, d, d), x.new_zeros(B, d)
+    def init_state(self, batch: int, device=None, dtype=None) -> State:
+        d, kw = self.d, dict(device=device, dtype=dtype)
+        return {"W": torch.zeros(batch, d, d, **kw), "R": torch.zeros(batch, d, d, **kw),
+                "y": torch.zeros(batch, d, **kw)}
 
     def state_size(self) -> int:
         return 2 * self.d * self.d + self.d
 
     def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
-        W, R, y = state
         d = self.d
         q, k, v, kr, vr, b, br = self.slow(x_t).split([d] * 5 + [1, 1], dim=-1)
         q, k, kr = q.softmax(-1), k.softmax(-1), kr.softmax(-1)
-        W = delta_update(W, k, v, torch.sigmoid(b[:, 0]))
-        R = delta_update(R, kr, vr, torch.sigmoid(br[:, 0]))
-        y = matvec(W, q) + matvec(R, y.softmax(-1))
-        return y, (W, R, y), {"W": W, "R": R} if internals else {}
+        W = delta_step(state["W"], k, v, torch.sigmoid(b[:, 0]))  # Wᵀ, [B, d, d]
+        R = delta_step(state["R"], kr, vr, torch.sigmoid(br[:, 0]))
+        y = read(W, q) + read(R, state["y"].softmax(-1))
+        inter = {"W": W.mT, "R": R.mT} if internals else {}
+        return y, {"W": W, "R": R, "y": y}, inter
 
 
 @dataclass
@@ -136,25 +136,26 @@ class DeltaLSTM(RecurrentCell):
         d = self.d = self.out_size = config.d_model
         self.slow = nn.Linear(input_size, d + 6 * (2 * d + 1))
 
-    def initial_state(self, x: Tensor) -> State:
-        B, d = x.shape[0], self.d
-        return x.new_zeros(B, 6, d, d), x.new_zeros(B, d), x.new_zeros(B, d)
+    def init_state(self, batch: int, device=None, dtype=None) -> State:
+        d, kw = self.d, dict(device=device, dtype=dtype)
+        return {"fast": torch.zeros(batch, 6, d, d, **kw), "c": torch.zeros(batch, d, **kw),
+                "y": torch.zeros(batch, d, **kw)}
 
     def state_size(self) -> int:
         return 6 * self.d * self.d + 2 * self.d
 
     def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
-        fast, c, y = state
         B, d = x_t.shape[0], self.d
         q, kvb = self.slow(x_t).split([d, 6 * (2 * d + 1)], dim=-1)
         k, v, b = kvb.view(B, 6, 2 * d + 1).split([d, d, 1], dim=-1)
-        fast = delta_update(fast, k.softmax(-1), v, torch.sigmoid(b[..., 0]))  # [B, 6, d, d]
-        pre = matvec(fast[:, :3], q.softmax(-1).unsqueeze(1)) \
-            + matvec(fast[:, 3:], y.softmax(-1).unsqueeze(1))  # [B, 3, d]
+        # the six fast matrices, transposed: [B, 6, d, d]
+        fast = delta_step(state["fast"], k.softmax(-1), v, torch.sigmoid(b[..., 0]))
+        pre = read(fast[:, :3], q.softmax(-1).unsqueeze(1)) \
+            + read(fast[:, 3:], state["y"].softmax(-1).unsqueeze(1))  # [B, 3, d]
         i, z, o = torch.sigmoid(pre).unbind(1)
-        c = (1 - i) * c + i * z
+        c = (1 - i) * state["c"] + i * z
         y = o * c
-        return y, (fast, c, y), {"fast": fast, "c": c} if internals else {}
+        return y, {"fast": fast, "c": c, "y": y}, {"fast": fast.mT, "c": c} if internals else {}
 
 
 @dataclass
@@ -173,19 +174,19 @@ class RecurrentDeltaNet(RecurrentCell):
         self.slow = nn.Linear(input_size, H * (3 * dh + 1))
         self.rec = nn.Parameter(torch.randn(H, 3 * dh + 1, dh) / math.sqrt(dh))
 
-    def initial_state(self, x: Tensor) -> State:
-        B = x.shape[0]
-        return x.new_zeros(B, self.H, self.dh, self.dh), x.new_zeros(B, self.d)
+    def init_state(self, batch: int, device=None, dtype=None) -> State:
+        kw = dict(device=device, dtype=dtype)
+        return {"W": torch.zeros(batch, self.H, self.dh, self.dh, **kw),
+                "y": torch.zeros(batch, self.d, **kw)}
 
     def state_size(self) -> int:
         return self.H * self.dh * self.dh + self.d
 
     def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
-        W, y = state
         B, H, dh = x_t.shape[0], self.H, self.dh
-        s = torch.tanh(y).view(B, H, dh)
+        s = torch.tanh(state["y"]).view(B, H, dh)
         p = self.slow(x_t).view(B, H, 3 * dh + 1) + torch.einsum("hoi,bhi->bho", self.rec, s)
         q, k, v, b = p.split([dh, dh, dh, 1], dim=-1)
-        W = delta_update(W, k.softmax(-1), v, torch.sigmoid(b[..., 0]))
-        y = matvec(W, q.softmax(-1)).reshape(B, H * dh)
-        return y, (W, y), {"W": W} if internals else {}
+        W = delta_step(state["W"], k.softmax(-1), v, torch.sigmoid(b[..., 0]))  # Wᵀ
+        y = read(W, q.softmax(-1)).reshape(B, H * dh)
+        return y, {"W": W, "y": y}, {"W": W.mT} if internals else {}

@@ -19,7 +19,9 @@ sub-matrix), W_t ∈ ℝ^{(d + 2d + n_β)×d}, W_0 learned:
 | input projection | ``inp`` (no bias) |
 | n_β | ``N_BETA`` = 4 |
 
-State: W_t, [B, H, 3d + 4, d].
+The update is the delta rule on S = Wᵀ (``ops.delta_step``, once per sub-matrix m with its
+rate σ(b_t)_m): S_m ← S_m + σ(b_t)_m k̂ (v_m − S_mᵀ k̂)ᵀ. State ``{"W": S_t [B, H, d, 3d + 4]}``
+(= W_tᵀ), starting at W_0ᵀ; the intermediates report W_t.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from fastweights.layers.rnn import RecurrentCell, State
+from fastweights.layers.cell import RecurrentCell, State
+from fastweights.layers.config import check_types
+from fastweights.ops import delta_step
 
 N_BETA = 4
 
@@ -40,6 +44,7 @@ class SRWMConfig:
     n_heads: int = 1
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1 or self.n_heads < 1 or self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a positive multiple of "
                              f"n_heads ({self.n_heads})")
@@ -62,23 +67,26 @@ class SRWM(RecurrentCell):
         self.rows = 3 * d + N_BETA
         self.inp = nn.Linear(input_size, config.d_model, bias=False)
         self.W0 = nn.Parameter(torch.randn(self.H, self.rows, d) * d ** -0.5)
-        self.register_buffer("row_group", torch.tensor([0] * d + [1] * d + [2] * d
-                                                       + [3] * N_BETA), persistent=False)
+        self.groups = [d, d, d, N_BETA]
 
-    def initial_state(self, x: Tensor) -> State:
-        return (self.W0.to(x.dtype).expand(x.shape[0], -1, -1, -1),)
+    def initial_values(self) -> State:
+        return {"W": self.W0.mT.unsqueeze(0)}
+
+    def init_state(self, batch: int, device=None, dtype=None) -> State:
+        S0 = self.W0.mT.to(device=device, dtype=dtype)
+        return {"W": S0.expand(batch, -1, -1, -1)}
 
     def state_size(self) -> int:
         return self.H * self.rows * self.d
 
     def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
-        (W,) = state  # [B, H, rows, d]
+        S = state["W"]  # Wᵀ, [B, H, d, rows]
         B, d = x_t.shape[0], self.d
         x = self.inp(x_t).view(B, self.H, d)
-        y, q, k, b = torch.einsum("bhij,bhj->bhi", W, x).split([d, d, d, N_BETA], dim=-1)
+        y, q, k, b = torch.einsum("bhji,bhj->bhi", S, x).split(self.groups, dim=-1)
         q, k = q.softmax(-1), k.softmax(-1)
-        v = torch.einsum("bhij,bhj->bhi", W, q)
-        v_bar = torch.einsum("bhij,bhj->bhi", W, k)
+        v = torch.einsum("bhji,bhj->bhi", S, q).split(self.groups, dim=-1)
         lr = torch.sigmoid(b)  # [B, H, 4]
-        W = W + torch.einsum("bhi,bhj->bhij", lr[..., self.row_group] * (v - v_bar), k)
-        return y.reshape(B, -1), (W,), {"W": W, "lr": lr} if internals else {}
+        S = torch.cat([delta_step(S_m, k, v_m, lr[..., m]) for m, (S_m, v_m)
+                       in enumerate(zip(S.split(self.groups, -1), v, strict=True))], dim=-1)
+        return y.reshape(B, -1), {"W": S}, {"W": S.mT, "lr": lr} if internals else {}

@@ -23,7 +23,9 @@ F_0 = 0. Λ, Γ are per synapse (d×n; λ ~ U(0, 1), γ ~ U(−10⁻³, 10⁻³)
 | Λ, Γ | ``lam``, ``gamma`` |
 | d | ``d_model`` |
 
-State: (h [B, d], F [B, d, n]) for STPNr; (F,) for STPNf, whose output needs no h_{t−1}.
+State: ``{"h": [B, d], "F": [B, d, n]}`` for STPNr; ``{"F"}`` for STPNf, whose output needs
+no h_{t−1}. The Hebb and Oja traces are computed here (the ops hold no per-synapse-decay
+rule yet).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from fastweights.layers.rnn import RecurrentCell, State
+from fastweights.layers.cell import RecurrentCell, State
+from fastweights.layers.config import check_types
 
 RULES = ("hebb", "oja")
 NORMS = ("before", "after")
@@ -49,6 +52,7 @@ class STPNConfig:
     clamp: float | None = None
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1:
             raise ValueError(f"d_model must be >= 1, got {self.d_model}")
         if self.rule not in RULES:
@@ -80,21 +84,18 @@ class STPN(RecurrentCell):
         self.lam = nn.Parameter(torch.rand(shape))
         self.gamma = nn.Parameter(torch.empty(shape).uniform_(-1e-3, 1e-3))
 
-    def initial_state(self, x: Tensor) -> State:
-        F = x.new_zeros(x.shape[0], self.d, self.n)
-        return (x.new_zeros(x.shape[0], self.d), F) if self.config.recurrent else (F,)
+    def init_state(self, batch: int, device=None, dtype=None) -> State:
+        kw = dict(device=device, dtype=dtype)
+        F = {"F": torch.zeros(batch, self.d, self.n, **kw)}
+        return {"h": torch.zeros(batch, self.d, **kw)} | F if self.config.recurrent else F
 
     def state_size(self) -> int:
         return self.d * self.n + (self.d if self.config.recurrent else 0)
 
     def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
         c = self.config
-        if c.recurrent:
-            h_prev, F = state
-            z = torch.cat([x_t, h_prev], dim=-1)
-        else:
-            (F,) = state
-            z = x_t
+        F = state["F"]
+        z = torch.cat([x_t, state["h"]], dim=-1) if c.recurrent else x_t
         G = self.W + F  # [B, d, n]
         row_norm = G.norm(dim=-1, keepdim=True)  # [B, d, 1]
         G_tilde = G / row_norm
@@ -109,7 +110,7 @@ class STPN(RecurrentCell):
             F_next = (self.lam * F + self.gamma * delta) / row_norm
         if c.clamp is not None:
             F_next = F_next.clamp(-c.clamp, c.clamp)
-        new_state = (h, F_next) if c.recurrent else (F_next,)
+        new_state = {"h": h, "F": F_next} if c.recurrent else {"F": F_next}
         if not internals:
             return h, new_state, {}
         energy = (G_tilde.abs() * z.square().unsqueeze(1)).sum((1, 2))

@@ -38,6 +38,8 @@ one position per step. The output at step t is h_{t+1}, flattened.
 | A_i / W_q, W_k, W_v, p_i | ``A`` [s, d, d] / ``query``, ``key``, ``value``, ``pos`` |
 | n, c (wave-RNN) | ``d_model``, ``n_channels`` |
 | W_x, b, u | ``inp``, ``u`` |
+
+States: ``{"field": [B, s, d]}`` (TWM) and ``{"field": [B, c, n]}`` (wave-RNN).
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from fastweights.layers.rnn import RecurrentCell, State
+from fastweights.layers.cell import RecurrentCell, State
+from fastweights.layers.config import check_types
 
 BOUNDARIES = ("lbc", "sbc")
 PHASES = ("flag", "sum")
@@ -61,6 +64,7 @@ class TWMConfig:
     phase: str = "flag"
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1 or self.n_columns < 1:
             raise ValueError(f"d_model and n_columns must be >= 1, got {self.d_model}, "
                              f"{self.n_columns}")
@@ -92,8 +96,8 @@ class TravelingWaveMemory(RecurrentCell):
             self.value = nn.Linear(d, d, bias=False)
             self.pos = nn.Parameter(torch.randn(s, d) * d ** -0.5)
 
-    def initial_state(self, x: Tensor) -> State:
-        return (x.new_zeros(x.shape[0], self.s, self.d),)
+    def init_state(self, batch: int, device=None, dtype=None) -> State:
+        return {"field": torch.zeros(batch, self.s, self.d, device=device, dtype=dtype)}
 
     def state_size(self) -> int:
         return self.s * self.d
@@ -108,7 +112,7 @@ class TravelingWaveMemory(RecurrentCell):
         return torch.einsum("bs,bsd->bd", a, self.value(h))
 
     def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
-        (h,) = state
+        h = state["field"]
         u, f = self.inp(x_t), self.boundary(h)
         if self.config.phase == "flag":
             g = x_t[:, -1:]
@@ -116,7 +120,7 @@ class TravelingWaveMemory(RecurrentCell):
         else:
             start = u + f
         h = torch.cat([h[:, 1:], start.unsqueeze(1)], dim=1)
-        return start, (h,), {"field": h} if internals else {}
+        return start, {"field": h}, {"field": h} if internals else {}
 
 
 @dataclass
@@ -125,6 +129,7 @@ class WaveRNNConfig:
     n_channels: int = 2
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.d_model < 1 or self.n_channels < 1:
             raise ValueError(f"d_model and n_channels must be >= 1, got {self.d_model}, "
                              f"{self.n_channels}")
@@ -145,15 +150,15 @@ class WaveRNN(RecurrentCell):
         self.inp = nn.Linear(input_size, self.c * self.n)
         self.u = nn.Parameter(torch.tensor([1.0, 0.0, 0.0]).repeat(self.c, 1))  # [c, 3]
 
-    def initial_state(self, x: Tensor) -> State:
-        return (x.new_zeros(x.shape[0], self.c, self.n),)
+    def init_state(self, batch: int, device=None, dtype=None) -> State:
+        return {"field": torch.zeros(batch, self.c, self.n, device=device, dtype=dtype)}
 
     def state_size(self) -> int:
         return self.c * self.n
 
     def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
-        (h,) = state  # [B, c, n]
+        h = state["field"]  # [B, c, n]
         u = self.u.unsqueeze(-1)  # [c, 3, 1]
         conv = u[:, 0] * h.roll(1, -1) + u[:, 1] * h + u[:, 2] * h.roll(-1, -1)
         h = torch.relu(self.inp(x_t).view(-1, self.c, self.n) + conv)
-        return h.flatten(1), (h,), {"field": h} if internals else {}
+        return h.flatten(1), {"field": h}, {"field": h} if internals else {}

@@ -1,7 +1,10 @@
 """Sequence models by name: ``fastweights.models.build("deltanet", d_model=64)``.
 
 Each model family's module declares ``SPECS``: registry name → ``ModelSpec`` (model class,
-flat config dataclass, paper, and the preset values that define the name).
+flat config dataclass, paper, the preset values that define the name, and the name's mixer as
+a stack layer). Hybrids are a name too: ``build("stack", layers=["deltanet", "transformer",
+"stpn"])``. Every model keeps the contract of ``fastweights.models.base``; its state is a
+``fastweights.models.state.ModelState``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import dataclasses
 
 from fastweights.models import cell, lstm, stack
 from fastweights.models.base import ModelConfig, ModelSpec, SequenceModel
+from fastweights.models.state import ModelState
 
 MODELS: dict[str, ModelSpec] = {**stack.SPECS, **lstm.SPECS, **cell.SPECS}
 
@@ -33,4 +37,5 @@ def build(name: str, **overrides) -> SequenceModel:
     return MODELS[name].cls(config)
 
 
-__all__ = ["MODELS", "ModelConfig", "ModelSpec", "SequenceModel", "build", "make_config"]
+__all__ = ["MODELS", "ModelConfig", "ModelSpec", "ModelState", "SequenceModel", "build",
+           "make_config"]

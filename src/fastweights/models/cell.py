@@ -12,17 +12,18 @@ hidden units, an RNN with 20, Ba's fast weights with 20, Miconi's plastic RNN wi
 ``d_model`` is each cell's width (hidden units, or positions for the wave models), the field
 ``fastweights.models.sizing.fit_width`` varies.
 
-Each registry entry's config is the cell's layer config plus ``ModelConfig``'s fields.
+Each registry entry's config is the cell's layer config plus ``ModelConfig``'s fields
+(``cell_config``); its ``layer`` builds the cell as a stack layer (``layers.cell.CellLayer``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+import dataclasses
 
 import torch
 from torch import Tensor, nn
 
+from fastweights.layers.cell import CellLayer, RecurrentCell
 from fastweights.layers.plasticity import (
     BaFastWeights,
     BaFastWeightsConfig,
@@ -40,7 +41,7 @@ from fastweights.layers.rnn import ElmanCell, ElmanConfig
 from fastweights.layers.srwm import SRWM, SRWMConfig
 from fastweights.layers.stpn import STPN, STPNConfig
 from fastweights.layers.waves import TravelingWaveMemory, TWMConfig, WaveRNN, WaveRNNConfig
-from fastweights.models.base import ModelConfig, ModelSpec, SequenceModel
+from fastweights.models.base import ModelConfig, ModelSpec, SequenceModel, make_encoder
 
 
 class OneHot(nn.Module):
@@ -56,89 +57,72 @@ class OneHot(nn.Module):
 
 class CellModel(SequenceModel):
     """A recurrent cell (``type(config).cell``) between a one-hot/identity input and a linear
-    readout. Its state and intermediates are the cell's."""
+    readout. Its state (the cell's named tensors) and intermediates are the cell's."""
 
     def __init__(self, config: ModelConfig):
-        super().__init__(config, config.d_model)
-        self.encoder = OneHot(config.input_size) if config.tokens else nn.Identity()
-        self.cell = type(config).cell(config.input_size, config)
-        self.head = nn.Linear(self.cell.out_size, config.output_size)
+        # The registry's seeds were fixed when this model first drew an embedding and a head
+        # of width d_model that it did not use; drawing them again keeps every seed's model.
+        _ = make_encoder(config, config.d_model), nn.Linear(config.d_model, config.output_size)
+        encoder = OneHot(config.input_size) if config.tokens else nn.Identity()
+        cell = type(config).cell(config.input_size, config)
+        super().__init__(config, encoder, nn.Linear(cell.out_size, config.output_size))
+        self.cell = cell
 
     def state_size(self) -> int:
         return self.cell.state_size()
 
-    def core(self, h: Tensor, state: Any, return_intermediates: bool = False) -> tuple:
-        return self.cell(h, state, return_intermediates)
+    def init_core_state(self, batch: int, device, dtype) -> dict[str, Tensor]:
+        return self.cell.init_state(batch, device, dtype)
+
+    def initial_values(self) -> dict[str, Tensor]:
+        return self.cell.initial_values()
+
+    def core(self, h: Tensor, state: dict[str, Tensor], mask: Tensor | None,
+             return_intermediates: bool = False) -> tuple:
+        return self.cell.scan(h, state, mask=mask, return_intermediates=return_intermediates)
 
 
-@dataclass
-class ElmanModelConfig(ModelConfig, ElmanConfig):
-    cell: ClassVar[type] = ElmanCell
+def cell_config(cell: type[RecurrentCell], layer_config: type) -> type[ModelConfig]:
+    """The flat model config of a cell: its layer config's fields plus ``ModelConfig``'s."""
+    name = cell.__name__ + "ModelConfig"
+    cfg = dataclasses.make_dataclass(name, [], bases=(ModelConfig, layer_config))
+    cfg.cell, cfg.__module__ = cell, __name__
+    globals()[name] = cfg  # importable by name, so configs pickle
+    return cfg
 
 
-@dataclass
-class DeltaRNNModelConfig(ModelConfig, RecurrentFWPConfig):
-    cell: ClassVar[type] = DeltaRNN
+def cell_spec(cell: type[RecurrentCell], layer_config: type, paper: str,
+              **preset) -> ModelSpec:
+    def layer(d_model: int, n_heads: int) -> CellLayer:
+        return CellLayer(cell(d_model, layer_config(**(preset | {"d_model": d_model}))),
+                         d_model)
+    return ModelSpec(CellModel, CONFIGS[layer_config, cell], paper, preset, layer)
 
 
-@dataclass
-class DeltaLSTMModelConfig(ModelConfig, RecurrentFWPConfig):
-    cell: ClassVar[type] = DeltaLSTM
-
-
-@dataclass
-class RDNModelConfig(ModelConfig, RDNConfig):
-    cell: ClassVar[type] = RecurrentDeltaNet
-
-
-@dataclass
-class SRWMModelConfig(ModelConfig, SRWMConfig):
-    cell: ClassVar[type] = SRWM
-
-
-@dataclass
-class STPNModelConfig(ModelConfig, STPNConfig):
-    cell: ClassVar[type] = STPN
-
-
-@dataclass
-class BaFastWeightsModelConfig(ModelConfig, BaFastWeightsConfig):
-    cell: ClassVar[type] = BaFastWeights
-
-
-@dataclass
-class PlasticRNNModelConfig(ModelConfig, PlasticRNNConfig):
-    cell: ClassVar[type] = PlasticRNN
-
-
-@dataclass
-class TWMModelConfig(ModelConfig, TWMConfig):
-    cell: ClassVar[type] = TravelingWaveMemory
-
-
-@dataclass
-class WaveRNNModelConfig(ModelConfig, WaveRNNConfig):
-    cell: ClassVar[type] = WaveRNN
-
+CONFIGS = {(c, cell): cell_config(cell, c) for c, cell in [
+    (ElmanConfig, ElmanCell), (RecurrentFWPConfig, DeltaRNN),
+    (RecurrentFWPConfig, DeltaLSTM), (RDNConfig, RecurrentDeltaNet), (SRWMConfig, SRWM),
+    (STPNConfig, STPN), (BaFastWeightsConfig, BaFastWeights),
+    (PlasticRNNConfig, PlasticRNN), (TWMConfig, TravelingWaveMemory),
+    (WaveRNNConfig, WaveRNN)]}
 
 _IRIE_2021 = "Irie, Schlag, Csordás & Schmidhuber 2021"
 _STPN = "Rodriguez, Guo & Moraitis 2022"
 _TWM = "Karuvally, Sejnowski & Siegelmann 2024"
 
 SPECS = {
-    "delta-rnn": ModelSpec(CellModel, DeltaRNNModelConfig, _IRIE_2021),
-    "delta-lstm": ModelSpec(CellModel, DeltaLSTMModelConfig, _IRIE_2021),
-    "rdn": ModelSpec(CellModel, RDNModelConfig, _IRIE_2021),
-    "srwm": ModelSpec(CellModel, SRWMModelConfig, "Irie, Schlag, Csordás & Schmidhuber 2022"),
-    "stpn": ModelSpec(CellModel, STPNModelConfig, _STPN, {"recurrent": True}),
-    "stpnf": ModelSpec(CellModel, STPNModelConfig, _STPN, {"recurrent": False}),
-    "fast-weights-ba": ModelSpec(CellModel, BaFastWeightsModelConfig, "Ba et al. 2016"),
-    "plastic-rnn": ModelSpec(CellModel, PlasticRNNModelConfig, "Miconi et al. 2018, 2019"),
-    "twm": ModelSpec(CellModel, TWMModelConfig, _TWM, {"boundary": "lbc"}),
-    "twm-sbc": ModelSpec(CellModel, TWMModelConfig, _TWM, {"boundary": "sbc"}),
-    "wave-rnn": ModelSpec(CellModel, WaveRNNModelConfig,
-                          "Keller, Muller, Sejnowski & Welling 2024"),
-    "rnn": ModelSpec(CellModel, ElmanModelConfig, "Elman 1990", {"nonlinearity": "tanh"}),
-    "irnn": ModelSpec(CellModel, ElmanModelConfig, "Le, Jaitly & Hinton 2015",
-                      {"nonlinearity": "relu", "identity_init": True}),
+    "delta-rnn": cell_spec(DeltaRNN, RecurrentFWPConfig, _IRIE_2021),
+    "delta-lstm": cell_spec(DeltaLSTM, RecurrentFWPConfig, _IRIE_2021),
+    "rdn": cell_spec(RecurrentDeltaNet, RDNConfig, _IRIE_2021),
+    "srwm": cell_spec(SRWM, SRWMConfig, "Irie, Schlag, Csordás & Schmidhuber 2022"),
+    "stpn": cell_spec(STPN, STPNConfig, _STPN, recurrent=True),
+    "stpnf": cell_spec(STPN, STPNConfig, _STPN, recurrent=False),
+    "fast-weights-ba": cell_spec(BaFastWeights, BaFastWeightsConfig, "Ba et al. 2016"),
+    "plastic-rnn": cell_spec(PlasticRNN, PlasticRNNConfig, "Miconi et al. 2018, 2019"),
+    "twm": cell_spec(TravelingWaveMemory, TWMConfig, _TWM, boundary="lbc"),
+    "twm-sbc": cell_spec(TravelingWaveMemory, TWMConfig, _TWM, boundary="sbc"),
+    "wave-rnn": cell_spec(WaveRNN, WaveRNNConfig, "Keller, Muller, Sejnowski & Welling 2024"),
+    "rnn": cell_spec(ElmanCell, ElmanConfig, "Elman 1990", nonlinearity="tanh"),
+    "irnn": cell_spec(ElmanCell, ElmanConfig, "Le, Jaitly & Hinton 2015",
+                      nonlinearity="relu", identity_init=True),
 }

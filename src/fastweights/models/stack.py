@@ -1,14 +1,20 @@
-"""A stack of pre-norm blocks around a sequence mixer (a fast-weight layer or attention):
+"""A stack of pre-norm blocks around sequence mixers (fast-weight layers, attention, cells):
 
     h_0 = encoder(x)                                  (+ P[p] with learned positions)
-    u   = h_{l-1} + Mixer(RMSNorm(h_{l-1}))           Mixer: FastWeightLayer or AttentionLayer
+    u   = h_{l-1} + Mixer_l(RMSNorm(h_{l-1}))         Mixer_l: any layer (``layers.cell``)
     h_l = u + MLP(RMSNorm(u))                         MLP: W_2 GELU(W_1 ·), width mlp_ratio·d
     y   = head(RMSNorm(h_L))
 
-The state is the list of the mixers' states, one per layer. ``return_intermediates=True``
-also returns ``StackIntermediates``: each mixer's internals (for a fast-weight layer q, k,
-v, β, g and the trajectory S_t; for attention q, k, v and the attention weights) and the
+The state holds each mixer's tensors as ``"layers.{l}.{name}"`` (e.g. ``layers.0.S``,
+``layers.0.conv``, ``layers.1.k``). ``return_intermediates=True`` also returns
+``StackIntermediates``: each mixer's internals (for a fast-weight layer q, k, v, β, g and the
+trajectory S_t; for attention q, k, v and the attention weights; a cell's own) and the
 residual stream after each block.
+
+Hybrids are configuration: ``build("stack", layers=["deltanet", "transformer", "stpn"])``
+stacks, per entry, the mixer that registry name is made of (``ModelSpec.layer``: its FWP
+layer, its attention, or its cell as a ``CellLayer``), each at the stack's d_model (and
+n_heads for the mixers with heads; a cell uses its own defaults otherwise).
 
 Presets (registry name → settings of ``FastWeightConfig``, equations in
 ``fastweights.layers.fast_weight``):
@@ -34,17 +40,30 @@ are rotary (default), learned absolute (``max_len``) or none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
-from fastweights.layers.attention import AttentionConfig, AttentionLayer, KVCache
+from fastweights.layers.attention import AttentionConfig, AttentionLayer
 from fastweights.layers.fast_weight import FastWeightConfig, FastWeightLayer
-from fastweights.models.base import ModelConfig, ModelSpec, SequenceModel
+from fastweights.models.base import (
+    ModelConfig,
+    ModelSpec,
+    SequenceModel,
+    make_encoder,
+    prefixed,
+    unprefixed,
+)
 
 POSITIONS = ("rope", "learned", "none")
+
+
+def _check_stack(config) -> None:
+    if config.n_layers < 1:
+        raise ValueError(f"n_layers must be >= 1, got {config.n_layers}")
+    if config.mlp_ratio < 1:
+        raise ValueError(f"mlp_ratio must be >= 1, got {config.mlp_ratio}")
 
 
 @dataclass
@@ -54,8 +73,7 @@ class FastWeightModelConfig(ModelConfig, FastWeightConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.n_layers < 1:
-            raise ValueError(f"n_layers must be >= 1, got {self.n_layers}")
+        _check_stack(self)
 
 
 @dataclass
@@ -69,8 +87,8 @@ class TransformerConfig(ModelConfig):
     max_len: int = 512
 
     def __post_init__(self) -> None:
-        if self.n_layers < 1:
-            raise ValueError(f"n_layers must be >= 1, got {self.n_layers}")
+        super().__post_init__()
+        _check_stack(self)
         if self.positions not in POSITIONS:
             raise ValueError(f"positions must be one of {POSITIONS}, got {self.positions!r}")
         if self.max_len < 1:
@@ -80,6 +98,30 @@ class TransformerConfig(ModelConfig):
     def attention(self) -> AttentionConfig:
         return AttentionConfig(self.d_model, self.n_heads, rope=self.positions == "rope",
                                rope_base=self.rope_base)
+
+
+@dataclass
+class HybridConfig(ModelConfig):
+    d_model: int = 32
+    n_heads: int = 4
+    layers: list[str] = field(default_factory=lambda: ["deltanet", "transformer", "stpn"])
+    mlp_ratio: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.layers:
+            raise ValueError("layers must name at least one layer")
+        if self.mlp_ratio < 1:
+            raise ValueError(f"mlp_ratio must be >= 1, got {self.mlp_ratio}")
+        if self.d_model < 1 or self.n_heads < 1 or self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a positive multiple of "
+                             f"n_heads ({self.n_heads})")
+        from fastweights.models import MODELS
+
+        bad = [n for n in self.layers if n not in MODELS or MODELS[n].layer is None]
+        if bad:
+            ok = sorted(n for n, s in MODELS.items() if s.layer is not None)
+            raise ValueError(f"layers {bad} are not stack layers; available: {ok}")
 
 
 @dataclass
@@ -96,33 +138,58 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d_model, mlp_ratio * d_model), nn.GELU(),
                                  nn.Linear(mlp_ratio * d_model, d_model))
 
-    def forward(self, h: Tensor, state: Any, return_intermediates: bool = False) -> tuple:
-        u, state, *inter = self.mixer(self.mix_norm(h), state, return_intermediates)
+    def forward(self, h: Tensor, state: dict, mask: Tensor | None,
+                return_intermediates: bool = False) -> tuple:
+        u, state, *inter = self.mixer(self.mix_norm(h), state, mask=mask,
+                                      return_intermediates=return_intermediates)
         h = h + u
         return h + self.mlp(self.mlp_norm(h)), state, *inter
 
 
 class StackModel(SequenceModel):
-    """embedding → blocks → norm → head; subclasses choose the mixer."""
+    """embedding → blocks → norm → head; ``mixer(i)`` gives block i's mixer."""
 
-    def __init__(self, config: FastWeightModelConfig | TransformerConfig):
-        super().__init__(config, config.d_model)
-        self.blocks = nn.ModuleList(Block(config.d_model, config.mlp_ratio, self.mixer())
-                                    for _ in range(config.n_layers))
+    def __init__(self, config: ModelConfig):
+        super().__init__(config, make_encoder(config, config.d_model),
+                         nn.Linear(config.d_model, config.output_size))
+        # each block's mixer is drawn before its MLP (the seeds' models depend on the order)
+        self.blocks = nn.ModuleList(Block(config.d_model, config.mlp_ratio, self.mixer(i))
+                                    for i in range(self.n_blocks()))
         self.norm = nn.RMSNorm(config.d_model)
+        self.growing = tuple(f"layers.{i}.{n}" for i, b in enumerate(self.blocks)
+                             for n in getattr(b.mixer, "growing", ()))
+        self.state_grows = bool(self.growing)
 
-    def mixer(self) -> nn.Module:
+    def n_blocks(self) -> int:
+        return self.config.n_layers
+
+    def mixer(self, i: int) -> nn.Module:
+        """The mixer of block ``i``."""
         raise NotImplementedError
 
-    def core(self, h: Tensor, state: list | None, return_intermediates: bool = False) -> tuple:
-        state = [None] * len(self.blocks) if state is None else state
-        if len(state) != len(self.blocks):
-            raise ValueError(f"state must be a list of {len(self.blocks)} layer states, "
-                             f"got {len(state)}")
-        new_state, layers, hs = [], [], []
-        for block, s in zip(self.blocks, state, strict=True):
-            h, s, *inter = block(h, s, return_intermediates)
-            new_state.append(s)
+    def state_size(self, seq_len: int = 1) -> int:
+        """Floats carried per sequence; a KV cache counts ``seq_len`` tokens (default: the
+        per-token cost)."""
+        return sum(b.mixer.state_size(seq_len) if getattr(b.mixer, "growing", ())
+                   else b.mixer.state_size() for b in self.blocks)
+
+    def init_core_state(self, batch: int, device, dtype) -> dict[str, Tensor]:
+        return {k: t for i, b in enumerate(self.blocks)
+                for k, t in prefixed(f"layers.{i}.", b.mixer.init_state(batch, device,
+                                                                        dtype)).items()}
+
+    def initial_values(self) -> dict[str, Tensor]:
+        return {k: t for i, b in enumerate(self.blocks)
+                for k, t in prefixed(f"layers.{i}.", getattr(b.mixer, "initial_values",
+                                                             dict)()).items()}
+
+    def core(self, h: Tensor, state: dict[str, Tensor], mask: Tensor | None,
+             return_intermediates: bool = False) -> tuple:
+        new_state, layers, hs = {}, [], []
+        for i, block in enumerate(self.blocks):
+            h, s, *inter = block(h, unprefixed(f"layers.{i}.", state), mask,
+                                 return_intermediates)
+            new_state |= prefixed(f"layers.{i}.", s)
             layers += inter
             hs.append(h)
         if not return_intermediates:
@@ -131,45 +198,61 @@ class StackModel(SequenceModel):
 
 
 class FastWeightModel(StackModel):
-    def mixer(self) -> FastWeightLayer:
+    def mixer(self, i: int) -> FastWeightLayer:
         return FastWeightLayer(self.config)
-
-    def state_size(self) -> int:
-        return sum(b.mixer.state_size() for b in self.blocks)
 
 
 class TransformerModel(StackModel):
     """Causal softmax-attention transformer; its state, the KV cache, grows with length."""
-
-    #: ``state_size(seq_len)`` depends on the number of tokens seen
-    state_grows = True
 
     def __init__(self, config: TransformerConfig):
         super().__init__(config)
         if config.positions == "learned":
             self.pos = nn.Embedding(config.max_len, config.d_model)
 
-    def mixer(self) -> AttentionLayer:
+    def mixer(self, i: int) -> AttentionLayer:
         return AttentionLayer(self.config.attention())
 
-    def state_size(self, seq_len: int = 1) -> int:
-        """Floats in the KV cache per sequence after ``seq_len`` tokens; the default (1) is
-        the per-token cost, 2 · n_layers · d_model."""
-        return sum(b.mixer.state_size(seq_len) for b in self.blocks)
-
-    def core(self, h: Tensor, state: list[KVCache] | None,
+    def core(self, h: Tensor, state: dict[str, Tensor], mask: Tensor | None,
              return_intermediates: bool = False) -> tuple:
         if self.config.positions == "learned":
-            past = 0 if state is None else state[0].k.shape[2]
-            if past + h.shape[1] > self.config.max_len:
+            real = (torch.ones(h.shape[:2], dtype=torch.bool, device=h.device)
+                    if mask is None else mask)
+            seen = state["layers.0.valid"].sum(1, keepdim=True)  # [B, 1]
+            positions = seen + real.cumsum(1) - real.long()  # [B, T]
+            last = int((seen[:, 0] + real.sum(1)).max()) if h.shape[0] else 0
+            if last > self.config.max_len:
                 raise ValueError(f"learned positions cover max_len = {self.config.max_len} "
-                                 f"tokens, got {past} cached + {h.shape[1]} new")
-            h = h + self.pos(torch.arange(past, past + h.shape[1], device=h.device))
-        return super().core(h, state, return_intermediates)
+                                 f"tokens, got {last} (cached + new)")
+            h = h + self.pos(positions.clamp(max=self.config.max_len - 1))
+        return super().core(h, state, mask, return_intermediates)
+
+
+class HybridModel(StackModel):
+    """A stack whose blocks' mixers are named by ``config.layers``."""
+
+    def n_blocks(self) -> int:
+        return len(self.config.layers)
+
+    def mixer(self, i: int) -> nn.Module:
+        from fastweights.models import MODELS
+
+        c = self.config
+        return MODELS[c.layers[i]].layer(c.d_model, c.n_heads)
+
+
+def _fwp_layer(preset: dict):
+    def layer(d_model: int, n_heads: int) -> FastWeightLayer:
+        return FastWeightLayer(FastWeightConfig(d_model=d_model, n_heads=n_heads, **preset))
+    return layer
 
 
 def _fwp(paper: str, **preset) -> ModelSpec:
-    return ModelSpec(FastWeightModel, FastWeightModelConfig, paper, preset)
+    return ModelSpec(FastWeightModel, FastWeightModelConfig, paper, preset, _fwp_layer(preset))
+
+
+def _attention_layer(d_model: int, n_heads: int) -> AttentionLayer:
+    return AttentionLayer(AttentionConfig(d_model, n_heads))
 
 
 SPECS = {
@@ -201,5 +284,8 @@ SPECS = {
         beta="sigmoid"),
     "transformer": ModelSpec(
         TransformerModel, TransformerConfig,
-        "Vaswani et al. 2017 (causal softmax attention, KV cache; RoPE: Su et al. 2021)"),
+        "Vaswani et al. 2017 (causal softmax attention, KV cache; RoPE: Su et al. 2021)",
+        layer=_attention_layer),
+    "stack": ModelSpec(HybridModel, HybridConfig,
+                       "a hybrid: pre-norm blocks whose mixers are registry names"),
 }

@@ -10,7 +10,8 @@ the batch) need:
     state.select(idx)      keep rows ``idx`` (a LongTensor or a bool mask over the batch)
     state.reset(mask)      rows where ``mask`` [B] is True go back to their initial values
     state.to(device/dtype) move or cast (floating tensors only are cast)
-    state.size()           floats carried per sequence (the model's ``state_size()``)
+    state.size()           floats carried per sequence (the model's ``state_size()``; integer
+                           and bool tensors, such as a KV cache's validity flags, not counted)
     state.check(batch, dtype)  ValueError naming the tensor when it does not fit the input
 """
 
@@ -95,8 +96,8 @@ class ModelState(Mapping):
         return self._new({n: t.detach() for n, t in self.tensors.items()})
 
     def size(self) -> int:
-        """Floats carried per sequence: the sum over tensors of their per-row sizes."""
-        return sum(t[0].numel() for t in self.tensors.values()) if self.tensors else 0
+        """Floats carried per sequence: the per-row sizes of the floating tensors, summed."""
+        return sum(t[0].numel() for t in self.tensors.values() if t.is_floating_point())
 
     def check(self, batch: int, dtype: torch.dtype | None = None) -> None:
         """ValueError naming the tensor if the state does not fit a batch of ``batch`` rows

@@ -1,0 +1,60 @@
+"""Pins: every registry name builds the same model as when ``pins.json`` was recorded: the
+same parameter count and, for a fixed seed, the same outputs on a small input (token and
+feature inputs, in fp64 after an fp32 initialisation). Refactors must keep these; rerecord
+only for a deliberate change of a model; ``python tests/models/test_pins.py`` records the
+names not yet pinned (a new registry name) and leaves the others as they are."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from fastweights import models
+
+PINS = Path(__file__).with_name("pins.json")
+CFG = dict(input_size=7, output_size=3)
+
+
+def _outputs(name: str, tokens: bool) -> tuple[int, list]:
+    torch.manual_seed(0)
+    model = models.build(name, tokens=tokens, **CFG)
+    n = model.num_params()
+    model = model.double().eval()
+    g = torch.Generator().manual_seed(1)
+    x = (torch.randint(7, (2, 6), generator=g) if tokens
+         else torch.randn(2, 6, 7, generator=g, dtype=torch.float64))
+    with torch.no_grad():
+        y = model(x)[0]
+    return n, y.tolist()
+
+
+def record(pins: dict) -> dict:
+    for name in sorted(set(models.MODELS) - set(pins)):
+        pins[name] = {}
+        for tokens, key in ((True, "tokens"), (False, "features")):
+            n, y = _outputs(name, tokens)
+            pins[name][key] = {"num_params": n, "y": y}
+    return pins
+
+
+PINNED = json.loads(PINS.read_text()) if PINS.exists() else {}
+
+
+def test_every_name_is_pinned():
+    assert sorted(PINNED) == sorted(models.MODELS)
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+@pytest.mark.parametrize("tokens", [True, False])
+def test_pinned(name, tokens):
+    n, y = _outputs(name, tokens)
+    pin = PINNED[name]["tokens" if tokens else "features"]
+    assert n == pin["num_params"]
+    want = torch.tensor(pin["y"], dtype=torch.float64)
+    torch.testing.assert_close(torch.tensor(y, dtype=torch.float64), want,
+                               rtol=1e-9, atol=1e-9)
+
+
+if __name__ == "__main__":
+    PINS.write_text(json.dumps(record(PINNED)))
