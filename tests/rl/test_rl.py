@@ -71,7 +71,7 @@ def test_hand_built_memory_policy_solves_what_a_memoryless_one_cannot(monkeypatc
     assert abs(np.mean(_training_returns(memoryless)) - 0.5) < 0.1
     # a rollout that forgot to reset the state at episode ends would leave the memory policy
     # at chance after each environment's first episode
-    monkeypatch.setattr(rl, "reset_state", lambda state, mask, batch_dim=0: state)
+    monkeypatch.setattr(rl, "reset_state", lambda state, mask: state)
     broken = _training_returns(_cue_step(CueCounter(memory=True)))
     assert broken[:64] == [1.0] * 64 and abs(np.mean(broken[64:]) - 0.5) < 0.1
 
@@ -86,7 +86,7 @@ def test_registry_models_reset_rows_of_their_state():
         _, _, state = agent(obs, None)
         _, _, state = agent(obs, state)
         fresh = agent(obs, None)[0]
-        state = rl.reset_state(state, torch.tensor([False, True, False]), agent.batch_dim)
+        state = rl.reset_state(state, torch.tensor([False, True, False]))
         out = agent(obs, state)[0]
         torch.testing.assert_close(out[1], fresh[1])
         assert not torch.allclose(out[0], fresh[0])

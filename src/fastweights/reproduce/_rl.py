@@ -68,7 +68,7 @@ def agent_energy(run_dir: Path, episodes: int = 8) -> float:
         out, _, state = agent(obs, state)
         o, _, done, _ = env.step(agent.sample(out, gen).numpy())
         obs = torch.from_numpy(o)
-        state = reset_state(state, torch.from_numpy(done), agent.batch_dim)
+        state = reset_state(state, torch.from_numpy(done))
         if done.any():
             break
     env.close()

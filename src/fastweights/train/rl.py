@@ -124,36 +124,10 @@ class RLConfig:
         return cls(**{k: v for k, v in d.items() if k in fields})
 
 
-def reset_state(state: Any, mask: Tensor, batch_dim: int = 0) -> Any:
-    """Rows ``mask`` [B] of the recurrent state back to their start values."""
-    if state is None or not bool(mask.any()):
-        return state
-    if isinstance(state, ModelState):
-        return state.reset(mask)
-    # models whose state is still a (nested) tuple of tensors starting at zero
-    if isinstance(state, Tensor):
-        shape = [1] * state.dim()
-        shape[batch_dim] = -1
-        return state.masked_fill(mask.view(shape), 0.0)
-    return type(state)(reset_state(s, mask, batch_dim) for s in state)
-
-
-def detach_state(state: Any) -> Any:
-    if state is None or isinstance(state, Tensor):
-        return None if state is None else state.detach()
-    if isinstance(state, ModelState):
-        return state.detach()
-    return type(state)(detach_state(s) for s in state)
-
-
-def select_state(state: Any, idx: Tensor, batch_dim: int = 0) -> Any:
-    if state is None:
-        return None
-    if isinstance(state, ModelState):
-        return state.select(idx)
-    if isinstance(state, Tensor):
-        return state.index_select(batch_dim, idx)
-    return type(state)(select_state(s, idx, batch_dim) for s in state)
+def reset_state(state: ModelState | None, mask: Tensor) -> ModelState | None:
+    """Rows ``mask`` [B] of the recurrent state back to their start values (None: no state
+    yet, every row starts fresh anyway)."""
+    return state if state is None or not bool(mask.any()) else state.reset(mask)
 
 
 class Agent(nn.Module):
@@ -166,10 +140,8 @@ class Agent(nn.Module):
         self.core, self.space = core, action_space
         self.log_std = None if action_space.discrete else nn.Parameter(
             torch.zeros(action_space.dim))
-        # today's LSTM model keeps its state as [layers, B, d]
-        self.batch_dim = 1 if type(core).__name__ == "LSTMModel" else 0
 
-    def forward(self, obs: Tensor, state: Any, intermediates: bool = False):
+    def forward(self, obs: Tensor, state: ModelState | None, intermediates: bool = False):
         """obs [B, obs_size] → (policy outputs [B, action_size], value [B], state[, inter])."""
         y, state, *inter = self.core(obs.unsqueeze(1), state,
                                      **({"return_intermediates": True} if intermediates else {}))
@@ -259,7 +231,7 @@ class RLStep:
         cfg, agent = self.cfg, self.agent
         self.update = self.update + 1 if step is None else step
         self.finished = []
-        start_state = detach_state(self.state)
+        start_state = None if self.state is None else self.state.detach()
         self.state = start_state
         grad = cfg.algo == "a2c"
         buf = {k: [] for k in ("obs", "action", "logp", "reg", "value", "reward", "done")}
@@ -270,7 +242,7 @@ class RLStep:
                 logp, reg = agent.log_prob_and_reg(out, action, cfg.regulariser)
                 buf["obs"].append(self.obs)
                 reward, done = self._step_env(action)
-                self.state = reset_state(self.state, done, agent.batch_dim)
+                self.state = reset_state(self.state, done)
                 for k, v in (("action", action), ("logp", logp), ("reg", reg),
                              ("value", value), ("reward", reward), ("done", done.float())):
                     buf[k].append(v)
@@ -283,7 +255,7 @@ class RLStep:
             losses = self._a2c_loss(roll, adv, ret)
         else:
             losses = self._ppo(roll, adv, ret, start_state)
-        self.state = detach_state(self.state)
+        self.state = self.state.detach()
         done = {"train/return": float(np.mean(self.finished))} if self.finished else {}
         return done | {f"train/{k}": v for k, v in losses.items()} | {
             "agent_steps": float(self.agent_steps), "episodes": float(self.episodes)}
@@ -309,7 +281,8 @@ class RLStep:
         return {"loss/policy": policy.item(), "loss/value": value.item(),
                 "loss/reg": reg.item(), "grad_norm": norm}
 
-    def _ppo(self, roll: dict, adv: Tensor, ret: Tensor, start_state: Any) -> dict:
+    def _ppo(self, roll: dict, adv: Tensor, ret: Tensor, start_state: ModelState | None
+             ) -> dict:
         cfg, agent = self.cfg, self.agent
         groups = torch.arange(cfg.num_envs).chunk(cfg.minibatches)
         order = torch.Generator().manual_seed(cfg.seed * 7919 + self.agent_steps)
@@ -318,13 +291,13 @@ class RLStep:
         for _ in range(cfg.epochs):
             for g in torch.randperm(len(groups), generator=order).tolist():
                 idx = groups[g]
-                state = select_state(start_state, idx, agent.batch_dim)
+                state = None if start_state is None else start_state.select(idx)
                 logps, regs, values = [], [], []
                 for t in range(cfg.rollout):
                     out, value, state = agent(roll["obs"][t, idx], state)
                     logp, reg = agent.log_prob_and_reg(out, roll["action"][t, idx],
                                                        cfg.regulariser)
-                    state = reset_state(state, roll["done"][t, idx].bool(), agent.batch_dim)
+                    state = reset_state(state, roll["done"][t, idx].bool())
                     logps.append(logp)
                     regs.append(reg)
                     values.append(value)
