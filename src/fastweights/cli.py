@@ -110,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
                    description="List every update rule of fastweights.ops from its "
                    "declaration; `fastweights rules --help` lists the options.")
     sub.add_parser("rl", help="train a recurrent agent with A2C/PPO (`fastweights rl -h`)",
-                   add_help=False).add_argument("args", nargs=argparse.REMAINDER)
+                   description="Train a recurrent agent on an environment; `fastweights rl "
+                   "--help` lists the options.", add_help=False).add_argument(
+                       "args", nargs=argparse.REMAINDER, help="the options of `fastweights rl`")
     return parser
 
 

@@ -23,10 +23,15 @@ def _one(cfg: RLConfig, run_dir: Path) -> dict:
     return train_rl(cfg, run_dir, progress=False, resume=True)
 
 
-def run_all(runs: dict[str, RLConfig], root: Path, workers: int) -> dict[str, dict]:
+def run_all(runs: dict[str, RLConfig], root: Path, workers: int,
+            report_only: bool = False) -> dict[str, dict]:
     """Train every config (name → config) into ``root/name``, ``workers`` at a time; return
-    each run's summary."""
+    each run's summary. ``report_only``: train nothing, every run must have finished."""
     start, out = time.perf_counter(), {}
+    missing = [root / n for n in runs if not (root / n / "result.json").exists()]
+    if report_only and missing:
+        raise ValueError(f"--report needs finished runs; {len(missing)} missing, e.g. "
+                         f"{missing[0]}")
 
     def report(name: str, r: dict) -> None:
         out[name] = r

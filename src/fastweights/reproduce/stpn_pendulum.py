@@ -19,7 +19,6 @@ step is the lowest among the models with at least 90% of its return. Both → re
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 from fastweights.models.sizing import fit_width
 from fastweights.reproduce._rl import (
@@ -29,6 +28,7 @@ from fastweights.reproduce._rl import (
     random_return,
     run_all,
 )
+from fastweights.reproduce.budget import Context
 from fastweights.reproduce.report import Report, Reproduction
 from fastweights.train.rl import RLConfig
 
@@ -38,25 +38,29 @@ MARGIN = 0.9
 PLASTIC = {"stpn": {"clamp": 0.1}}
 
 
-def _budget(quick: bool) -> dict:
-    if quick:
+def _budget(scale: str) -> dict:
+    """Budgets by scale: quick (a pipeline check), cpu (the committed report), paper."""
+    if scale == "quick":
         return {"steps": 2 * 8 * 2, "num_envs": 2, "rollout": 8, "eval_every": 1,
                 "eval_envs": 2, "seeds": [0]}
+    if scale == "paper":  # about the paper's million steps
+        return {"steps": 8 * 64 * 2000, "num_envs": 8, "rollout": 64, "eval_every": 100,
+                "eval_envs": 8, "seeds": [0, 1, 2]}
     return {"steps": 8 * 64 * 60, "num_envs": 8, "rollout": 64, "eval_every": 10,
             "eval_envs": 8, "seeds": [0, 1, 2]}
 
 
-def _env(quick: bool) -> str:
+def _env(scale: str) -> str:
     """The MuJoCo pendulum; a quick check of the pipeline without MuJoCo installed runs on
     the dependency-free CartPole without velocities instead (and says so in its report)."""
-    if quick and importlib.util.find_spec("mujoco") is None:
+    if scale == "quick" and importlib.util.find_spec("mujoco") is None:
         return "cartpole-memory"
     return "pendulum-memory"
 
 
-def configs(quick: bool) -> tuple[dict[str, RLConfig], dict[str, int]]:
-    b = _budget(quick)
-    env = _env(quick)
+def configs(scale: str) -> tuple[dict[str, RLConfig], dict[str, int]]:
+    b = _budget(scale)
+    env = _env(scale)
     sizes = {"input_size": 2, "output_size": 2 if env == "pendulum-memory" else 3,
              "tokens": False}
     widths = {m: fit_width(m, PARAMS, **sizes, **PLASTIC.get(m, {})) for m in MODELS}
@@ -70,10 +74,11 @@ def configs(quick: bool) -> tuple[dict[str, RLConfig], dict[str, int]]:
     return runs, widths
 
 
-def run(quick: bool, workdir: Path, workers: int) -> Report:
-    b = _budget(quick)
-    runs, widths = configs(quick)
-    results = run_all(runs, workdir / "runs", workers)
+def run(ctx: Context) -> Report:
+    scale, workdir, workers = ctx.scale, ctx.workdir, ctx.workers
+    b = _budget(scale)
+    runs, widths = configs(scale)
+    results = run_all(runs, workdir / "runs", workers, ctx.report_only)
     by_model = {m: [results[f"{m}-s{s}"] for s in b["seeds"]] for m in MODELS}
     energy = {m: [agent_energy(workdir / "runs" / f"{m}-s{s}") for s in b["seeds"]]
               for m in MODELS}
@@ -85,7 +90,7 @@ def run(quick: bool, workdir: Path, workers: int) -> Report:
                       title="inverted pendulum without velocities, PPO: evaluation return")
     body = f"""## Setting: paper vs here
 
-Environment of this run: `{_env(quick)}`.
+Environment of this run: `{_env(scale)}`.
 
 | | paper | here |
 |---|---|---|
