@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from fastweights import models, tasks
+from fastweights import models, sampling, tasks
 from fastweights.reproduce import command as reproduce_command
 
 DEMO_MODELS = "linear-transformer,deltanet,lstm"
@@ -113,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
                    description="Train a recurrent agent on an environment; `fastweights rl "
                    "--help` lists the options.", add_help=False).add_argument(
                        "args", nargs=argparse.REMAINDER, help="the options of `fastweights rl`")
+    sampling.add_parsers(sub)
     return parser
 
 
@@ -259,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")  # plots go to files; a user's choice wins
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
+    if hasattr(args, "run_command"):
+        return sampling.run_command(args, rest, parser)
     if args.command == "rules":
         from fastweights.ops.table import main as rules_main
 
