@@ -110,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
                    "domains, state, forms, backends", add_help=False,
                    description="List every update rule of fastweights.ops from its "
                    "declaration; `fastweights rules --help` lists the options.")
+    sub.add_parser("rl", help="train a recurrent agent with A2C/PPO (`fastweights rl -h`)",
+                   description="Train a recurrent agent on an environment; `fastweights rl "
+                   "--help` lists the options.", add_help=False).add_argument(
+                       "args", nargs=argparse.REMAINDER, help="the options of `fastweights rl`")
     sampling.add_parsers(sub)
     return parser
 
@@ -263,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         from fastweights.ops.table import main as rules_main
 
         return rules_main(rest)
+    if args.command == "rl":
+        from fastweights.train.rl import cli as rl_cli
+
+        return rl_cli(argv[argv.index("rl") + 1:])
     if args.command in ("models", "tasks", "sweep", "analyze") and rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     from fastweights.train.errors import InvalidFile, RunError

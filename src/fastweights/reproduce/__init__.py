@@ -13,7 +13,7 @@ import importlib
 
 MODULES: tuple[str, ...] = ("wave_rnn_copy", "stpn_retrieval", "waves", "formal_languages",
                             "capacity", "negative_eigenvalues", "recall_vs_state", "char_lm",
-                            "activity_silent")
+                            "activity_silent", "stpn_maze", "stpn_pendulum")
 
 
 def __getattr__(name: str):
