@@ -166,6 +166,12 @@ class STSPIntermediates:
     efficacy: Tensor  # [B, T, d] u · x
 
 
+def gamma_weights(shape: tuple[int, ...], k: float) -> Tensor:
+    """Weights drawn from Gamma(k, 1), as the authors initialise every weight magnitude.
+    ``validate_args=False``: the argument check syncs, which a meta-device build cannot do."""
+    return torch.distributions.Gamma(k, 1.0, validate_args=False).sample(shape)
+
+
 class STSPRNN(RecurrentCell):
     """The Dale's-law rate RNN with Tsodyks–Markram synapses; ``out_size`` = n_E."""
 
@@ -178,7 +184,7 @@ class STSPRNN(RecurrentCell):
         self.out_size = n_exc
         self.alpha = c.dt / c.tau_m
         P = self.P = c.n_networks
-        gamma = lambda shape, k: torch.distributions.Gamma(k, 1.0).sample(shape)  # noqa: E731
+        gamma = gamma_weights
         w_rec = gamma((P, d, d), 0.1)
         w_rec[..., n_exc:] = gamma((P, d, d - n_exc), 0.2)
         w_rec[:, n_exc:, :] = gamma((P, d - n_exc, d), 0.2)

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from fastweights.layers.cell import CellLayer
-from fastweights.layers.stsp import STSPRNN, STSPConfig
+from fastweights.layers.stsp import STSPRNN, STSPConfig, gamma_weights
 from fastweights.models.base import ModelConfig, ModelSpec
 from fastweights.models.cell import CellModel
 
@@ -30,8 +30,7 @@ class ExcitatoryReadout(nn.Module):
     def __init__(self, n_in: int, n_out: int, n_networks: int):
         super().__init__()
         self.P = n_networks
-        self.weight = nn.Parameter(torch.distributions.Gamma(0.1, 1.0).sample(
-            (n_networks, n_in, n_out)))
+        self.weight = nn.Parameter(gamma_weights((n_networks, n_in, n_out), 0.1))
         self.bias = nn.Parameter(torch.zeros(n_networks, n_out))
 
     def forward(self, h: Tensor) -> Tensor:
