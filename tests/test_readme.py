@@ -1,6 +1,7 @@
 """The README's Python examples and command lines, the `--help` examples and the files of
 examples/ run as written (commands with a tiny budget: ``FASTWEIGHTS_MAX_STEPS``)."""
 
+import importlib.util
 import os
 import re
 import shlex
@@ -64,6 +65,8 @@ def _quick(argv: list[str]) -> list[str]:
         return argv + ["--quick"]
     if argv[:1] == ["reproduce"] and "--list" not in argv and "--quick" not in argv:
         return argv + ["--quick"]
+    if argv[:1] in (["compare"], ["sweep"]) and "--workers" not in argv and "--ray" not in argv:
+        return argv + ["--workers", "1"]  # in-process: no worker start-up to wait for
     return argv
 
 
@@ -96,6 +99,11 @@ def test_every_command_runs(tmp_path, monkeypatch, capsys):
             assert "2 ranks" in done.stderr
             continue
         assert argv[0] == "fastweights", line
+        if "--ray" in argv and importlib.util.find_spec("ray") is None:
+            with pytest.raises(SystemExit):
+                main(argv[1:])
+            assert "pip install 'fastweights[ray]'" in capsys.readouterr().err
+            continue
         _prepare(line, argv[1:])
         try:
             code = main(_quick(argv[1:]))

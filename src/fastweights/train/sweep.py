@@ -170,10 +170,15 @@ def execute(sweep: Sweep, quiet: bool = False, ray: str | None = None) -> list[d
                 if not (out / name / RESULT).exists()]
         workers = min(sweep.workers, max(len(todo), 1))
         if not quiet:
+            where = (f"{workers} worker process(es)" if workers > 1 else "in this process")
             print(f"{out}: {len(runs)} run(s), {len(runs) - len(todo)} already finished, "
-                  f"{workers} worker process(es) x {runs[0][1].train.threads} thread(s)",
-                  flush=True)
-        if todo:
+                  f"{where} x {runs[0][1].train.threads} thread(s)", flush=True)
+        if todo and workers == 1:  # in this process: no worker to start
+            for job in todo:
+                name, r = _train_run(job)
+                if not quiet:
+                    print(finished_line(name, r), flush=True)
+        elif todo:
             ctx = multiprocessing.get_context("spawn")
             with ctx.Pool(workers, initializer=_exit_with_parent,
                           initargs=(os.getpid(),)) as pool:
