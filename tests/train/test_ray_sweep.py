@@ -42,7 +42,10 @@ def kill_when_mid_run(out: Path, pid_of, found: list) -> threading.Thread:
                 run = d.parent
                 pid = pid_of(run)
                 if pid and not (run / "result.json").exists():
-                    os.kill(pid, signal.SIGKILL)
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:  # a stale lock of an earlier attempt
+                        continue
                     found.append(run)
                     return
             time.sleep(0.05)
