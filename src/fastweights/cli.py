@@ -280,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
             from fastweights.bench import main as bench_main
 
             _check_bench_args(args.args + rest)
+            if "--quick" not in args.args + rest and args.args[:1] == ["ops"]:
+                print("bench ops: the full run takes tens of minutes on a small CPU "
+                      "(--quick: seconds, tiny shapes)", file=sys.stderr, flush=True)
             return bench_main(args.args + rest)
         if args.command == "models":
             _list_models()
