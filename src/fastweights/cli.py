@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from fastweights import models, tasks
+from fastweights import analyze, models, sampling, tasks
 from fastweights.reproduce import command as reproduce_command
 
 DEMO_MODELS = "linear-transformer,deltanet,lstm"
@@ -117,10 +117,16 @@ def _parser() -> argparse.ArgumentParser:
                        description="Run a benchmark; `fastweights bench ops --help` lists its "
                        "options.", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER, help="benchmark name and its options")
+    analyze.add_parser(sub)
     sub.add_parser("rules", help="list the update rules: recurrence, paper, arguments with "
                    "domains, state, forms, backends", add_help=False,
                    description="List every update rule of fastweights.ops from its "
                    "declaration; `fastweights rules --help` lists the options.")
+    sub.add_parser("rl", help="train a recurrent agent with A2C/PPO (`fastweights rl -h`)",
+                   description="Train a recurrent agent on an environment; `fastweights rl "
+                   "--help` lists the options.", add_help=False).add_argument(
+                       "args", nargs=argparse.REMAINDER, help="the options of `fastweights rl`")
+    sampling.add_parsers(sub)
     return parser
 
 
@@ -267,11 +273,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")  # plots go to files; a user's choice wins
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
+    if hasattr(args, "run_command"):
+        return sampling.run_command(args, rest, parser)
     if args.command == "rules":
         from fastweights.ops.table import main as rules_main
 
         return rules_main(rest)
-    if args.command in ("models", "tasks", "sweep") and rest:
+    if args.command == "rl":
+        from fastweights.train.rl import cli as rl_cli
+
+        return rl_cli(argv[argv.index("rl") + 1:])
+    if args.command in ("models", "tasks", "sweep", "analyze") and rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     from fastweights.train.errors import InvalidFile, RunError
 
@@ -284,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("bench ops: the full run takes tens of minutes on a small CPU "
                       "(--quick: seconds, tiny shapes)", file=sys.stderr, flush=True)
             return bench_main(args.args + rest)
+        if args.command == "analyze":
+            return args.handler(args)
         if args.command == "models":
             _list_models()
         elif args.command == "tasks":

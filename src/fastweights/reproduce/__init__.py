@@ -12,7 +12,8 @@ from __future__ import annotations
 import importlib
 
 MODULES: tuple[str, ...] = ("wave_rnn_copy", "stpn_retrieval", "waves", "formal_languages",
-                            "capacity", "negative_eigenvalues", "recall_vs_state")
+                            "capacity", "negative_eigenvalues", "recall_vs_state", "char_lm",
+                            "activity_silent", "stpn_maze", "stpn_pendulum")
 
 
 def __getattr__(name: str):

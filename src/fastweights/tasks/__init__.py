@@ -23,6 +23,7 @@ from fastweights.tasks.formal_lang import FormalLang
 from fastweights.tasks.fuzzy_recall import FuzzyRecall
 from fastweights.tasks.hds import HDS
 from fastweights.tasks.icl_regression import ICLRegression
+from fastweights.tasks.masse_dms import MasseDMRS, MasseDMS
 from fastweights.tasks.mqar import MQAR
 from fastweights.tasks.mqar_overwrite import MQAROverwrite
 from fastweights.tasks.noisy_recall import NoisyRecall
@@ -32,6 +33,7 @@ from fastweights.tasks.state_tracking import StateTracking
 TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (
     AssocRetrieval, Capacity, MQAR, MQAROverwrite, SelectiveCopy, NoisyRecall, FuzzyRecall,
     Copy, HDS, FormalLang, StateTracking, ICLRegression, DelayedMatch, CharLM,
+    MasseDMS, MasseDMRS,
 )}
 NEUROGYM_PREFIX = "neurogym:"
 
