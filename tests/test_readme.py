@@ -65,6 +65,8 @@ def _quick(argv: list[str]) -> list[str]:
         return argv + ["--quick"]
     if argv[:1] == ["reproduce"] and "--list" not in argv and "--quick" not in argv:
         return argv + ["--quick"]
+    if argv[:2] == ["analyze", "decode"] and "--trials" not in argv:
+        return argv + ["--trials", "64", "--shuffles", "1", "--stride", "4"]
     if argv[:1] in (["compare"], ["sweep"]) and "--workers" not in argv and "--ray" not in argv:
         return argv + ["--workers", "1"]  # in-process: no worker start-up to wait for
     return argv
