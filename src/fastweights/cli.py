@@ -28,6 +28,12 @@ def _train_options(p: argparse.ArgumentParser, steps: int | None) -> None:
     p.add_argument("--seed", type=int, help="seed of weights and data (default 0)")
     p.add_argument("--threads", type=int, help="intra-op threads per training process "
                    "(default 1)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                   help="where to train (default auto: CUDA when available)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), help="bf16: autocast the "
+                   "forward pass and loss to bfloat16, CUDA only (default fp32)")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="train through torch.compile (needs a C++ compiler on CPU)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
                        description="Train one model on one task; the run folder gets "
                        "config.json, metrics.jsonl, checkpoints and result.json. Also runs "
                        "under `torchrun --nproc-per-node N -m fastweights train ...`.",
-                       epilog=OVERRIDES_HELP)
+                       epilog=OVERRIDES_HELP + " Example: fastweights train "
+                       "examples/experiment.toml --train.steps=300")
     p.add_argument("config", nargs="?", help="optional TOML experiment file with [model], "
                    "[task] and [train] tables (flags override it)")
     p.add_argument("--model", help="registry name of the model (default deltanet; "
@@ -75,10 +82,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="run a grid of models x tasks x lrs x seeds",
                        description="Run the grid of a TOML sweep file in parallel worker "
                        "processes, skipping finished runs and resuming unfinished ones; write "
-                       "results.md, results.csv and plots. See fastweights.train.sweep for "
-                       "the file format.")
+                       "results.md, results.csv and plots; with --ray, on a Ray cluster. "
+                       "The file format: examples/sweep.toml and fastweights.train.sweep.",
+                       epilog="Example: fastweights sweep examples/sweep.toml")
     p.add_argument("file", help="TOML sweep file")
     p.add_argument("--workers", type=int, help="override the file's worker count")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run each run as a Ray task on the cluster at ADDRESS (`auto`: the "
+                   "running one; no ADDRESS: a local one); `out` must be a shared folder "
+                   "(needs pip install 'fastweights[ray]')")
 
     p = sub.add_parser("eval", help="evaluate a trained run, e.g. on longer sequences",
                        description="Evaluate a run's checkpoint on its task's held-out sets; "
@@ -124,7 +136,8 @@ def _flags(args, rest: list[str]) -> dict[str, dict[str, str]]:
 
     flags = config.parse_dotted(rest)
     shortcuts = {"steps": args.steps, "lr": args.lr, "batch_size": args.batch_size,
-                 "eval_every": args.eval_every, "seed": args.seed, "threads": args.threads}
+                 "eval_every": args.eval_every, "seed": args.seed, "threads": args.threads,
+                 "device": args.device, "precision": args.precision, "compile": args.compile}
     flags["train"] = {k: str(v) for k, v in shortcuts.items() if v is not None} | flags["train"]
     return flags
 
@@ -133,7 +146,8 @@ def _experiment(args, rest: list[str], model: str | None):
     from fastweights.train import config
 
     file = config.read_toml(args.config) if getattr(args, "config", None) else None
-    return config.resolve(file, _flags(args, rest), model=model, task=args.task)
+    exp = config.resolve(file, _flags(args, rest), model=model, task=args.task)
+    return config.capped(exp)
 
 
 def _list_models() -> None:
@@ -150,13 +164,11 @@ def _list_models() -> None:
 
 
 def default_run_dir(exp) -> Path:
-    """``runs/MODEL-TASK-lrLR-STEPS-sSEED-HASH``: runs of other settings never share it."""
-    import hashlib
-    import json
+    """``runs/<run name>`` (``fastweights.train.naming``): runs of other settings never
+    share it."""
+    from fastweights.train.naming import run_name
 
-    digest = hashlib.sha1(json.dumps(exp.to_dict(), sort_keys=True).encode()).hexdigest()[:6]
-    return Path("runs") / (f"{exp.model.name}-{exp.task.name.replace(':', '-')}-"
-                           f"lr{exp.train.lr:g}-{exp.train.steps}steps-s{exp.train.seed}-{digest}")
+    return Path("runs") / run_name(exp)
 
 
 def _resumed(args, rest):
@@ -280,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
             from fastweights.bench import main as bench_main
 
             _check_bench_args(args.args + rest)
+            if "--quick" not in args.args + rest and args.args[:1] == ["ops"]:
+                print("bench ops: the full run takes tens of minutes on a small CPU "
+                      "(--quick: seconds, tiny shapes)", file=sys.stderr, flush=True)
             return bench_main(args.args + rest)
         if args.command == "analyze":
             return args.handler(args)
@@ -299,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             sweep = Sweep.from_file(args.file)
             if args.workers is not None:
                 sweep.workers = args.workers
-            run_sweep(sweep)
+            run_sweep(sweep, ray=args.ray)
         else:
             from fastweights.train.compare import compare
             from fastweights.train.config import model_config_class

@@ -77,6 +77,7 @@ def describe(name: str, seed: int = 0) -> str:
         f"  input: {task.input_size} {kind}, output: {task.output_size}, "
         f"main metric: {task.main_metric} ({direction} is better)",
         f"  config: {config}",
+        *([f"  budget that learns: {task.budget}"] if getattr(task, "budget", None) else []),
         "  example:",
         *(f"    {line}" for line in example.splitlines()),
     ])

@@ -464,6 +464,21 @@ def plot_returns(series: dict[str, list[dict]], path: str | Path, title: str = "
     return Path(path)
 
 
+def _capped(cfg: RLConfig) -> RLConfig:
+    """At most ``$FASTWEIGHTS_MAX_STEPS`` updates (``fastweights.train.config.capped``)."""
+    import dataclasses
+    import os
+
+    from fastweights.train.config import MAX_STEPS_ENV
+
+    cap = os.environ.get(MAX_STEPS_ENV)
+    if not (cap and cap.isdigit() and int(cap) >= 1):
+        return cfg
+    per_update = cfg.num_envs * cfg.rollout
+    return dataclasses.replace(cfg, steps=min(cfg.steps, int(cap) * per_update),
+                               eval_every=min(cfg.eval_every, int(cap)))
+
+
 def cli(argv: list[str]) -> int:
     """``fastweights rl``: train one agent (or resume a run); print its final metrics."""
     import argparse
@@ -513,7 +528,7 @@ def cli(argv: list[str]) -> int:
                  if k not in ("out", "resume", "quiet", "overwrite") and v is not None}
         try:
             rl = convert(RLConfig, sections["rl"], "rl", text=True) | flags
-            cfg = RLConfig(**rl)
+            cfg = _capped(RLConfig(**rl))
             model_cls = models.MODELS[cfg.model].config if cfg.model in models.MODELS else None
             if model_cls is None:
                 raise ValueError(f"unknown model {cfg.model!r}; available: "
