@@ -126,6 +126,16 @@ def plot_curves(curves: dict[str, list[list[dict]]], path: Path, title: str,
     return path
 
 
+def criterion_text(margin: float, chance: float) -> str:
+    """The report paragraph stating the criterion that ``judge`` applies."""
+    return ("**Criterion (stated before the run):** with the mean over seeds of each model's "
+            "final\nevaluation return (mean of its last 3 evaluations), (a) STPN's is the "
+            "highest and above\nthe random policy's "
+            f"({chance:.2f} on the same evaluation episodes), (b) STPN has the lowest\n"
+            f"energy per step among the models with at least {margin:.0%} of its return.\n"
+            "Both: reproduced; one: partly; neither: not reproduced.")
+
+
 def judge(results: dict[str, list[dict]], energy: dict[str, list[float]],
           widths: dict[str, int], margin: float, chance: float) -> tuple[str, str, str]:
     """The STPN criterion of both RL reproductions: (a) the STPN's mean final return over

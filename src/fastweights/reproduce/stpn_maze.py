@@ -22,6 +22,7 @@ from __future__ import annotations
 from fastweights.models.sizing import fit_width
 from fastweights.reproduce._rl import (
     agent_energy,
+    criterion_text,
     judge,
     plot_curves,
     random_return,
@@ -107,11 +108,7 @@ G̃ = W + F; for the other models, every weight matrix applied to an input, incl
 fast or plastic part; readouts excluded). The STPN's energy is also logged at every
 evaluation (`test/energy` in each run's `metrics.jsonl`).
 
-**Criterion (stated before the run):** with the mean over seeds of each model's final
-evaluation return (mean of its last 3 evaluations), (a) STPN's is the highest and above
-the random policy's ({chance:.2f} on the same evaluation episodes), (b) STPN has the lowest
-energy per step among the models with at least {MARGIN:.0%} of its return.
-Both: reproduced; one: partly; neither: not reproduced.
+{criterion_text(MARGIN, chance)}
 
 ## Results
 

@@ -23,6 +23,7 @@ import importlib.util
 from fastweights.models.sizing import fit_width
 from fastweights.reproduce._rl import (
     agent_energy,
+    criterion_text,
     judge,
     plot_curves,
     random_return,
@@ -107,11 +108,7 @@ A CPU budget: {len(runs)} runs, {workers} at a time; the paper trains orders of 
 longer, so this is the start of learning. Energy as in `stpn-maze`: E_t = Σ_ij |G_ij| z_j²
 per step along each trained agent's evaluation episodes.
 
-**Criterion (stated before the run):** with the mean over seeds of each model's final
-evaluation return (mean of its last 3 evaluations), (a) STPN's is the highest and above
-the random policy's ({chance:.2f} on the same evaluation episodes), (b) STPN has the lowest
-energy per step among the models with at least {MARGIN:.0%} of its return.
-Both: reproduced; one: partly; neither: not reproduced.
+{criterion_text(MARGIN, chance)}
 
 ## Results
 
