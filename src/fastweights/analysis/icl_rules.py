@@ -65,21 +65,18 @@ def plot_icl_error_by_pairs(errors: dict[str, list[float]], dim: int, path: str 
     dimension d marked: least squares is exact from d pairs on (noise-free data)."""
     import matplotlib.pyplot as plt
 
+    from fastweights.analysis.plots import label_axes, save_figure
+
     fig, ax = plt.subplots(figsize=(6, 4))
     for (name, err), style in zip(errors.items(), ("-", "--", "-", "-"), strict=False):
         ax.plot(range(len(err)), [max(e, 1e-16) for e in err], style, marker="o", ms=3,
                 label=name)
     ax.axvline(dim, color="grey", lw=0.8, ls=":")
     ax.set_yscale("log")
-    ax.set_xlabel("pairs seen in context")
-    ax.set_ylabel("mean squared error")
-    ax.set_title(f"in-context linear regression, d = {dim}: the rules as regressors")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    label_axes(ax, "pairs seen in context", "mean squared error",
+               f"in-context linear regression, d = {dim}: the rules as regressors",
+               legend_size=None)
+    return save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> None:

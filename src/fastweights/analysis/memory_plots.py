@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt
 import torch
 from torch import Tensor, nn
 
+from fastweights.analysis.plots import label_axes, save_figure
+
 
 def steps_to(history: list[dict], metric: str, threshold: float) -> int | None:
     """The first evaluated step at which ``metric`` reaches ``threshold`` (None: never)."""
@@ -41,15 +43,8 @@ def plot_histories(series: dict[str, list[dict]], metric: str, path: str | Path,
         ax.plot([r[x] for r in rows], [r[metric] for r in rows], marker="o", ms=3, label=label)
     if threshold is not None:
         ax.axhline(threshold, color="grey", ls="--", lw=1)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel or metric)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    label_axes(ax, xlabel, ylabel or metric, title)
+    return save_figure(fig, path)
 
 
 def plot_grouped_bars(groups: Sequence[str], bars: dict[str, Sequence[float]], path: str | Path,
@@ -66,10 +61,7 @@ def plot_grouped_bars(groups: Sequence[str], bars: dict[str, Sequence[float]], p
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def synaptic_energy(model: nn.Module, x: Tensor) -> float:
@@ -191,10 +183,7 @@ def plot_krylov_wave(heat: Tensor, path: str | Path, title: str = "") -> Path:
     ax.set_ylabel("Krylov block k (W_hh^k W_in)")
     ax.set_title(title)
     fig.colorbar(im, ax=ax, label="share of the perturbation")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def plot_gradient_norms(norms: dict[str, list[float]], lags: list[int], path: str | Path,
@@ -204,15 +193,8 @@ def plot_gradient_norms(norms: dict[str, list[float]], lags: list[int], path: st
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, values in norms.items():
         ax.semilogy(lags, [max(v, 1e-12) for v in values], marker="o", ms=3, label=label)
-    ax.set_xlabel("lag from the first input (steps)")
-    ax.set_ylabel("‖∂state_t / ∂x_1‖")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    label_axes(ax, "lag from the first input (steps)", "‖∂state_t / ∂x_1‖", title)
+    return save_figure(fig, path)
 
 
 def _state_trajectory(inter) -> Tensor:

@@ -16,6 +16,25 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def label_axes(ax, xlabel: str, ylabel: str, title: str = "",
+               legend_size: float | None = 8) -> None:
+    """The dressing every line plot shares: axis labels, title, a light grid, the legend
+    (``legend_size`` None: matplotlib's default size)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Lay ``fig`` out, write it to ``path`` at 120 dpi and close it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
 def plot_learning_curves(runs: dict[str, str | Path], metric: str, path: str | Path,
                          title: str = "") -> Path:
     """One line per run: ``metric`` (a key of metrics.jsonl, e.g. ``test/accuracy``) vs step."""
@@ -24,12 +43,5 @@ def plot_learning_curves(runs: dict[str, str | Path], metric: str, path: str | P
         rows = read_metrics(run_dir)
         ax.plot([r["step"] for r in rows], [r[metric] for r in rows], marker="o", ms=3,
                 label=label)
-    ax.set_xlabel("training step")
-    ax.set_ylabel(metric)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    label_axes(ax, "training step", metric, title, legend_size=None)
+    return save_figure(fig, path)

@@ -15,6 +15,7 @@ import torch
 
 from fastweights import envs
 from fastweights.analysis.memory_plots import markdown_table, synaptic_energy
+from fastweights.analysis.plots import label_axes, save_figure
 from fastweights.train.checkpoint import load_checkpoint
 from fastweights.train.rl import EVAL_SEED, RLConfig, build_agent, reset_state, train_rl
 
@@ -115,15 +116,8 @@ def plot_curves(curves: dict[str, list[list[dict]]], path: Path, title: str,
         ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
     if chance is not None:
         ax.axhline(chance, color="grey", ls="--", lw=1, label="random policy")
-    ax.set_xlabel("agent-steps")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    label_axes(ax, "agent-steps", ylabel, title)
+    return save_figure(fig, path)
 
 
 def criterion_text(margin: float, chance: float) -> str:

@@ -445,6 +445,8 @@ def plot_returns(series: dict[str, list[dict]], path: str | Path, title: str = "
     """Evaluation return (solid) and training return (dashed) against agent-steps."""
     import matplotlib.pyplot as plt
 
+    from fastweights.analysis.plots import label_axes, save_figure
+
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, rows in series.items():
         x = [r["agent_steps"] for r in rows]
@@ -453,15 +455,8 @@ def plot_returns(series: dict[str, list[dict]], path: str | Path, title: str = "
                  if "train/return" in r]
         if train:
             ax.plot(*zip(*train, strict=True), ls="--", color=line.get_color(), alpha=0.6)
-    ax.set_xlabel("agent-steps")
-    ax.set_ylabel("return per episode (solid: test, dashed: train)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    label_axes(ax, "agent-steps", "return per episode (solid: test, dashed: train)", title)
+    return save_figure(fig, path)
 
 
 def _capped(cfg: RLConfig) -> RLConfig:

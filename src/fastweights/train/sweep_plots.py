@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from fastweights.analysis.plots import read_metrics
+from fastweights.analysis.plots import label_axes, read_metrics, save_figure
 
 
 def plot_seed_bands(runs: dict[str, list[Path]], metric: str, colours: dict[str, str],
@@ -28,15 +28,8 @@ def plot_seed_bands(runs: dict[str, list[Path]], metric: str, colours: dict[str,
         if len(dirs) > 1:
             ax.fill_between(steps, values.min(axis=0), values.max(axis=0), color=colour,
                             alpha=0.2, linewidth=0)
-    ax.set_xlabel("training step")
-    ax.set_ylabel(f"{metric} (median, min–max over seeds)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    label_axes(ax, "training step", f"{metric} (median, min–max over seeds)", title)
+    return save_figure(fig, path)
 
 
 def plot_size(rows: list[dict], x: str, colours: dict[str, str], path: Path) -> Path:
@@ -52,12 +45,6 @@ def plot_size(rows: list[dict], x: str, colours: dict[str, str], path: Path) -> 
                         fmt="o", capsize=3, color=colours.get(r["model"]),
                         label=f"{r['model']} (lr {r['lr']:g}, n={r['n']})")
         ax.set_xscale("log")
-        ax.set_xlabel(x.replace("_", " ") + (" (floats)" if x == "state_size" else ""))
-        ax.set_ylabel(f"test {task_rows[0]['metric']} (median, min–max)")
-        ax.set_title(task)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+        label_axes(ax, x.replace("_", " ") + (" (floats)" if x == "state_size" else ""),
+                   f"test {task_rows[0]['metric']} (median, min–max)", task)
+    return save_figure(fig, path)
