@@ -9,12 +9,12 @@ InvertedPendulum, the latter without velocities); ``pong`` (``fastweights[atari]
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastweights.envs import cartpole, maze, pendulum, pong, recall
 from fastweights.envs.base import ActionSpace, VecEnv
+from fastweights.registry import preset_config
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,7 @@ def make_config(name: str, **overrides):
     """The config of environment ``name``: its preset, then ``overrides``."""
     if name not in ENVS:
         raise ValueError(f"unknown environment {name!r}; available: {', '.join(ENVS)}")
-    spec = ENVS[name]
-    fields = {f.name for f in dataclasses.fields(spec.config)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(f"environment {name!r} has no config field(s) {unknown}; "
-                         f"fields: {sorted(fields)}")
-    return spec.config(**(spec.preset | overrides))
+    return preset_config("environment", name, ENVS[name], overrides)
 
 
 def make(name: str, num_envs: int = 1, seed: int = 0, **config) -> VecEnv:

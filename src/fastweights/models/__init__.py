@@ -9,11 +9,10 @@ a stack layer). Hybrids are a name too: ``build("stack", layers=["deltanet", "tr
 
 from __future__ import annotations
 
-import dataclasses
-
 from fastweights.models import cell, lstm, next_wave, stack, stsp
 from fastweights.models.base import ModelConfig, ModelSpec, SequenceModel
 from fastweights.models.state import ModelState
+from fastweights.registry import preset_config
 
 MODELS: dict[str, ModelSpec] = {**stack.SPECS, **next_wave.SPECS, **lstm.SPECS, **cell.SPECS,
                                 **stsp.SPECS}
@@ -23,13 +22,7 @@ def make_config(name: str, **overrides) -> ModelConfig:
     """The config of model ``name``: its preset, then ``overrides``; unknown keys raise."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}")
-    spec = MODELS[name]
-    fields = {f.name for f in dataclasses.fields(spec.config)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(f"model {name!r} has no config field(s) {unknown}; "
-                         f"fields: {sorted(fields)}")
-    return spec.config(**(spec.preset | overrides))
+    return preset_config("model", name, MODELS[name], overrides)
 
 
 def build(name: str, **overrides) -> SequenceModel:

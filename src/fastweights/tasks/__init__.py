@@ -13,6 +13,7 @@ import sys
 
 import torch
 
+from fastweights.registry import check_fields
 from fastweights.tasks.assoc_retrieval import AssocRetrieval
 from fastweights.tasks.base import IGNORE, RegressionTask, Task, TaskConfig
 from fastweights.tasks.capacity import Capacity
@@ -44,22 +45,14 @@ def build(name: str, **config) -> Task:
         from fastweights.tasks.neurogym_adapter import NeuroGymConfig, NeuroGymTask
 
         cls, config = NeuroGymTask, {"env": name[len(NEUROGYM_PREFIX):], **config}
-        _check_fields(name, NeuroGymConfig, config)
+        check_fields("task", name, NeuroGymConfig, config)
         return cls(NeuroGymConfig(**config))
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; available: {', '.join(sorted(TASKS))}, "
                          f"{NEUROGYM_PREFIX}<EnvName>")
     cls = TASKS[name]
-    _check_fields(name, cls.Config, config)
+    check_fields("task", name, cls.Config, config)
     return cls(cls.Config(**config))
-
-
-def _check_fields(name: str, config_cls: type, config: dict) -> None:
-    fields = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(config) - fields)
-    if unknown:
-        raise ValueError(f"task {name!r} has no config field(s) {unknown}; "
-                         f"fields: {sorted(fields)}")
 
 
 def describe(name: str, seed: int = 0) -> str:
