@@ -62,7 +62,7 @@ def oja_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor,
     B, T, H, K = q.shape
     V = v.shape[-1]
     dtype, ct = q.dtype, chunking.compute_dtype(q)
-    S = q.new_zeros(B, H, K, V, dtype=ct) if initial_state is None else initial_state.to(ct)
+    S = chunking.initial(initial_state, B, H, K, V, q, ct)
     outs = []
     for q_t, k_t, v_t, b_t, g_t in zip(*(x.to(ct).unbind(1) for x in (q, k, v, beta, g)),
                                        strict=True):
@@ -81,7 +81,7 @@ def oja_rule_chunk(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor, *,
     B, T, H, K = q.shape
     V = v.shape[-1]
     dtype, ct = q.dtype, chunking.compute_dtype(q)
-    S0 = q.new_zeros(B, H, K, V, dtype=ct) if initial_state is None else initial_state.to(ct)
+    S0 = chunking.initial(initial_state, B, H, K, V, q, ct)
     if T == 0:
         return v.new_zeros(B, 0, H, V), (S0 if output_final_state else None)
     C = max(1, min(chunk_size, T))
