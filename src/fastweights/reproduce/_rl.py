@@ -120,14 +120,17 @@ def plot_curves(curves: dict[str, list[list[dict]]], path: Path, title: str,
     return save_figure(fig, path)
 
 
-def criterion_text(margin: float, chance: float) -> str:
-    """The report paragraph stating the criterion that ``judge`` applies."""
+def criterion_and_results(margin: float, chance: float, table: str, figure: str,
+                          summary: str) -> str:
+    """The end of both RL reports: the criterion that ``judge`` applies, its table, the
+    return curves (``figure``, a file name) and the one-line summary."""
     return ("**Criterion (stated before the run):** with the mean over seeds of each model's "
             "final\nevaluation return (mean of its last 3 evaluations), (a) STPN's is the "
             "highest and above\nthe random policy's "
             f"({chance:.2f} on the same evaluation episodes), (b) STPN has the lowest\n"
             f"energy per step among the models with at least {margin:.0%} of its return.\n"
-            "Both: reproduced; one: partly; neither: not reproduced.")
+            "Both: reproduced; one: partly; neither: not reproduced.\n\n## Results\n\n"
+            f"{table}\n\n![return curves]({figure})\n\n## What was seen\n\n{summary}")
 
 
 def judge(results: dict[str, list[dict]], energy: dict[str, list[float]],

@@ -22,7 +22,7 @@ from __future__ import annotations
 from fastweights.models.sizing import fit_width
 from fastweights.reproduce._rl import (
     agent_energy,
-    criterion_text,
+    criterion_and_results,
     judge,
     plot_curves,
     random_return,
@@ -108,17 +108,7 @@ G̃ = W + F; for the other models, every weight matrix applied to an input, incl
 fast or plastic part; readouts excluded). The STPN's energy is also logged at every
 evaluation (`test/energy` in each run's `metrics.jsonl`).
 
-{criterion_text(MARGIN, chance)}
-
-## Results
-
-{table}
-
-![return curves]({fig.name})
-
-## What was seen
-
-{summary}
+{criterion_and_results(MARGIN, chance, table, fig.name, summary)}
 """
     return Report(verdict, summary, body, [fig])
 

@@ -23,7 +23,7 @@ import importlib.util
 from fastweights.models.sizing import fit_width
 from fastweights.reproduce._rl import (
     agent_energy,
-    criterion_text,
+    criterion_and_results,
     judge,
     plot_curves,
     random_return,
@@ -108,17 +108,7 @@ A CPU budget: {len(runs)} runs, {workers} at a time; the paper trains orders of 
 longer, so this is the start of learning. Energy as in `stpn-maze`: E_t = Σ_ij |G_ij| z_j²
 per step along each trained agent's evaluation episodes.
 
-{criterion_text(MARGIN, chance)}
-
-## Results
-
-{table}
-
-![return curves]({fig.name})
-
-## What was seen
-
-{summary}
+{criterion_and_results(MARGIN, chance, table, fig.name, summary)}
 """
     return Report(verdict, summary, body, [fig])
 
