@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from fastweights import models, tasks
+from fastweights.reproduce import command as reproduce_command
 
 DEMO_MODELS = "linear-transformer,deltanet,lstm"
 OVERRIDES_HELP = ("Any config field can be set with a dotted flag: --model.KEY=VALUE, "
@@ -92,17 +93,7 @@ def _parser() -> argparse.ArgumentParser:
                        "outcome with the claim and write docs/results/NAME.md with its table, "
                        "plots, command, budget and verdict. Finished runs are reused, killed "
                        "ones resumed.")
-    p.add_argument("names", nargs="*", help="reproductions to run (`--list` shows them; "
-                   "`all` runs every one)")
-    p.add_argument("--list", action="store_true", help="list the reproductions and exit")
-    p.add_argument("--quick", action="store_true", help="a few steps of each, to check the "
-                   "pipeline end to end (the verdict then means nothing)")
-    p.add_argument("--workers", type=int, default=2, help="parallel training processes "
-                   "(default %(default)s)")
-    p.add_argument("--out", default=None, help="report folder (default docs/results, or "
-                   "runs/reproduce-quick/docs with --quick)")
-    p.add_argument("--runs", default="runs/reproduce", help="folder of the training runs "
-                   "(default %(default)s)")
+    reproduce_command.add_arguments(p)
 
     p = sub.add_parser("models", help="list the models with their paper, parameters, state "
                        "size", description="List every registered model with its paper and, at "
@@ -117,6 +108,10 @@ def _parser() -> argparse.ArgumentParser:
                        description="Run a benchmark; `fastweights bench ops --help` lists its "
                        "options.", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER, help="benchmark name and its options")
+    sub.add_parser("rules", help="list the update rules: recurrence, paper, arguments with "
+                   "domains, state, forms, backends", add_help=False,
+                   description="List every update rule of fastweights.ops from its "
+                   "declaration; `fastweights rules --help` lists the options.")
     return parser
 
 
@@ -259,40 +254,15 @@ def _check_bench_args(argv: list[str]) -> None:
                              f"rules: {', '.join(sorted(RULES))}")
 
 
-def _reproduce(args, rest, parser) -> int:
-    import time
-
-    from fastweights.reproduce import REPRODUCTIONS, write_report
-
-    if rest:
-        parser.error(f"unrecognised arguments: {' '.join(rest)}")
-    if args.list or not args.names:
-        for name, r in REPRODUCTIONS.items():
-            print(f"{name:<22} {r.paper}\n{'':<22} {r.claim}\n")
-        return 0
-    names = list(REPRODUCTIONS) if args.names == ["all"] else args.names
-    unknown = [n for n in names if n not in REPRODUCTIONS]
-    if unknown:
-        parser.error(f"unknown reproduction(s) {unknown}; available: "
-                     f"{', '.join(REPRODUCTIONS)}")
-    suffix = "-quick" if args.quick else ""
-    out = Path(args.out or ("runs/reproduce-quick/docs" if args.quick else "docs/results"))
-    for name in names:
-        repro, start = REPRODUCTIONS[name], time.perf_counter()
-        print(f"== {name}: {repro.claim}", flush=True)
-        report = repro.run(args.quick, Path(args.runs) / f"{name}{suffix}", args.workers)
-        command = "fastweights reproduce " + name + (" --quick" if args.quick else "")
-        path = write_report(repro, report, command, time.perf_counter() - start, out,
-                            args.workers)
-        print(f"== {name}: {report.verdict}. {report.summary}\n   report: {path}", flush=True)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     os.environ.setdefault("MPLBACKEND", "Agg")  # plots go to files; a user's choice wins
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
+    if args.command == "rules":
+        from fastweights.ops.table import main as rules_main
+
+        return rules_main(rest)
     if args.command in ("models", "tasks", "sweep") and rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     from fastweights.train.errors import InvalidFile, RunError
@@ -315,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "eval":
             return _eval(args, rest, parser)
         elif args.command == "reproduce":
-            return _reproduce(args, rest, parser)
+            return reproduce_command.main(args, rest, parser)
         elif args.command == "sweep":
             from fastweights.train.sweep import Sweep, run_sweep
 

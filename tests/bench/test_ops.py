@@ -21,7 +21,7 @@ def test_quick_run_prints_every_section(capsys):
 
 
 def test_failing_rule_gets_no_speed_up(capsys, monkeypatch):
-    forms = RULES["sum_rule"]["forms"]  # the dict the public function dispatches on
+    forms = RULES["sum_rule"].forms  # the dict the public function dispatches on
     good = forms["chunk"]
 
     def wrong_chunk(*args, **kwargs):

@@ -8,9 +8,9 @@ Run as ``fastweights bench ops --threads 2``. It prints, in this order:
    no speed-up column: its rows say "correctness check failed";
 3. times at B=2, H=4, K=V=64, T ∈ {256, 1024, 4096}, fp32, with speed-ups over the
    recurrent form measured in the same run;
-4. the bar of issue 3: delta_rule fwd+bwd at T=2048, chunk form vs recurrent form vs a
-   straightforward chunkwise baseline (row-by-row triangular solve, autograd through it),
-   and vs a step loop whose backward is linear in T (the reference's is quadratic);
+4. the bar: delta_rule fwd+bwd at T=2048, chunk form vs recurrent form (the reference, a
+   step loop whose backward is linear in T) vs a straightforward chunkwise baseline
+   (row-by-row triangular solve, autograd through it);
 5. the chunk form's achieved GFLOP/s beside a plain 2048×2048 matmul in the same run;
 6. peak memory of delta_rule chunk fwd+bwd at T=16384.
 
@@ -34,55 +34,45 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from fastweights.ops import RULES
+from fastweights.ops import RULES, sampling
+from fastweights.ops.delta_rule import chunk_scan
 
 N_H = 2  # Householder steps per token for delta_product_rule
 
 
-@dataclass
+@dataclass(frozen=True)
 class Case:
-    """One benchmarked configuration of a rule: how to build its inputs and call it."""
+    """One benchmarked configuration of a rule (``sampling.Case``) and its forms."""
 
-    label: str
-    rule: str
-    per_step: tuple[str, ...]  # extra per-step inputs after q, k, v, in call order
-    per_key_gate: bool = False
+    case: sampling.Case
+
+    @property
+    def label(self) -> str:
+        return self.case.label
+
+    @property
+    def rule(self) -> str:
+        return self.case.rule.name
 
     @property
     def forms(self) -> list[str]:
-        forms = list(RULES[self.rule]["forms"])
         # a per-key gate's parallel form costs T²·K memory: not a form one would run
-        return [f for f in forms if not (self.per_key_gate and f == "parallel")]
+        per_key = any(len(s.split()) == 4 and a.kind == "gate"
+                      for a in self.case.rule.args
+                      for s in [self.case.shapes.get(a.name, a.shapes[0])])
+        return [f for f in self.case.rule.forms if not (per_key and f == "parallel")]
 
     def inputs(self, B: int, T: int, H: int, K: int, V: int, dtype: torch.dtype,
                seed: int = 0) -> list[torch.Tensor]:
-        gen = torch.Generator().manual_seed(seed)
-        steps = (B, T, N_H, H) if self.rule == "delta_product_rule" else (B, T, H)
-
-        def randn(*shape):
-            return torch.randn(*shape, generator=gen, dtype=torch.float64)
-
-        xs = [randn(B, T, H, K), F.normalize(randn(*steps, K), dim=-1), randn(*steps, V)]
-        for name in self.per_step:
-            if name == "g":
-                shape = (B, T, H, K) if self.per_key_gate else (B, T, H)
-                xs.append(F.logsigmoid(randn(*shape) + 3.0))
-            else:
-                xs.append(torch.rand(*steps, generator=gen, dtype=torch.float64))
-        return [x.to(dtype) for x in xs]
+        x = self.case.inputs(B=B, T=T, H=H, K=K, V=V, n_h=N_H, dtype=dtype, seed=seed,
+                             initial_state=False)
+        return list(x.values())
 
     def run(self, xs: list[torch.Tensor], form: str, **kw):
-        return RULES[self.rule]["fn"](*xs, form=form, **kw)
+        return self.case.rule.fn(*xs, form=form, **self.case.options | kw)
 
 
-CASES = [
-    Case("sum_rule", "sum_rule", ()),
-    Case("gated_sum_rule (scalar g)", "gated_sum_rule", ("g",)),
-    Case("gated_sum_rule (per-key g)", "gated_sum_rule", ("g",), per_key_gate=True),
-    Case("delta_rule", "delta_rule", ("beta",)),
-    Case("gated_delta_rule", "gated_delta_rule", ("g", "beta")),
-    Case(f"delta_product_rule (n_h={N_H})", "delta_product_rule", ("beta",)),
-]
+CASES = [Case(c) for rule in RULES.values() for c in sampling.cases(rule)]
 
 
 def naive_chunk_delta_rule(q, k, v, beta, *, scale, chunk_size=64, initial_state=None):
@@ -90,8 +80,9 @@ def naive_chunk_delta_rule(q, k, v, beta, *, scale, chunk_size=64, initial_state
 
     Per chunk, T_c = (I + StrictTril(diag(β) K Kᵀ))⁻¹ is built row by row (forward
     substitution, one row per Python step, batched over all chunks), W = T_c diag(β) K,
-    U = T_c diag(β) V, then a loop over chunks computes O = Q S + Tril(Q Kᵀ)(U − W S) and
-    S ← S + Kᵀ(U − W S). Autograd differentiates through all of it.
+    U = T_c diag(β) V, then a pass over chunks computes O = Q S + Tril(Q Kᵀ)(U − W S) and
+    S ← S + Kᵀ(U − W S) (the state pass is ``delta_rule.chunk_scan``, the one chunk kernel's).
+    Autograd differentiates through all of it.
     """
     B, T, H, K = q.shape
     C = chunk_size
@@ -110,30 +101,10 @@ def naive_chunk_delta_rule(q, k, v, beta, *, scale, chunk_size=64, initial_state
                                                * attn[..., :, :i].clone()).sum(-2)
     attn = attn + torch.eye(C, dtype=q.dtype)
     w, u = attn @ kb, attn @ vb
-    S = q.new_zeros(B, H, K, v.shape[-1]) if initial_state is None else initial_state
-    outs = []
-    for i in range(n):
-        q_i, k_i = q[:, :, i], k[:, :, i]
-        u_i = u[:, :, i] - w[:, :, i] @ S
-        outs.append(q_i @ S + (q_i @ k_i.transpose(-1, -2)).tril() @ u_i)
-        S = S + k_i.transpose(-1, -2) @ u_i
-    o = scale * torch.stack(outs, dim=2)
+    S0 = q.new_zeros(B, H, K, v.shape[-1]) if initial_state is None else initial_state
+    S_prev, u_new, S = chunk_scan(w, u, k, S0)
+    o = scale * (q @ S_prev + (q @ k.transpose(-1, -2)).tril() @ u_new)
     return o.reshape(B, H, n * C, -1)[:, :, :T].transpose(1, 2), S
-
-
-def step_loop_delta_rule(q, k, v, beta, *, scale, initial_state=None):
-    """The recurrence as a step loop whose backward is linear in T: like the reference, but
-    it walks the inputs with ``unbind`` instead of indexing ``x[:, t]``, whose backward
-    writes each step's gradient into a fresh full-size zero tensor (O(T²) in all)."""
-    B, T, H, K = q.shape
-    S = q.new_zeros(B, H, K, v.shape[-1]) if initial_state is None else initial_state
-    outs = []
-    for q_t, k_t, v_t, b_t in zip(q.unbind(1), k.unbind(1), v.unbind(1), beta.unbind(1),
-                                  strict=True):
-        v_old = torch.einsum("bhk,bhkv->bhv", k_t, S)
-        S = S + torch.einsum("bhk,bhv->bhkv", k_t, b_t[..., None] * (v_t - v_old))
-        outs.append(scale * torch.einsum("bhk,bhkv->bhv", q_t, S))
-    return torch.stack(outs, dim=1), S
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,11 +116,9 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a - b).norm().item() / den if den > 0 else (a - b).norm().item()
 
 
-def _outputs_and_grads(fn: Callable, xs: list[torch.Tensor]):
+def _outputs_and_grads(fn: Callable, xs: list[torch.Tensor], s0: torch.Tensor):
     leaves = [x.clone().requires_grad_() for x in xs]
-    s0 = torch.randn(xs[0].shape[0], xs[0].shape[2], xs[0].shape[3], xs[2].shape[-1],
-                     generator=torch.Generator().manual_seed(1), dtype=xs[0].dtype)
-    s0.requires_grad_()
+    s0 = s0.clone().requires_grad_()
     o, S = fn(leaves, s0)
     gen = torch.Generator().manual_seed(2)
     loss = (o * torch.randn(o.shape, generator=gen, dtype=o.dtype)).sum()
@@ -165,13 +134,14 @@ def gate(case: Case, form: str, fn: Callable | None = None, tol: float = 1e-10) 
     a length that no chunk size divides. ``fn(xs, s0) -> (o, S)`` overrides the form.
     """
     xs = case.inputs(B=2, T=45, H=2, K=8, V=6, dtype=torch.float64)
+    s0 = case.case.inputs(B=2, T=0, H=2, K=8, V=6, seed=1)["initial_state"]
     ref = _outputs_and_grads(lambda x, s0: case.run(x, "recurrent", initial_state=s0,
-                                                    output_final_state=True), xs)
+                                                    output_final_state=True), xs, s0)
     if fn is None:
         def fn(x, s0):
             return case.run(x, form, initial_state=s0, output_final_state=True, chunk_size=16)
     try:
-        got = _outputs_and_grads(fn, xs)
+        got = _outputs_and_grads(fn, xs, s0)
     except Exception:  # a form that crashes fails its gate
         return float("inf")
     errs = [_rel(a.detach(), b.detach()) for a, b in zip(got, ref, strict=True)
@@ -373,11 +343,6 @@ def main(argv: list[str]) -> int:
     ok[("baseline", "chunk")] = naive_err <= 1e-10
     print(f"| naive chunk baseline (delta_rule) | chunk | {naive_err:.1e} | "
           f"{'pass' if naive_err <= 1e-10 else 'FAIL'} |", flush=True)
-    loop_err = gate(delta, "step loop", fn=lambda x, s0: step_loop_delta_rule(
-        *x, scale=x[0].shape[-1] ** -0.5, initial_state=s0))
-    ok[("step loop", "recurrent")] = loop_err <= 1e-10
-    print(f"| step loop, linear-time backward (delta_rule) | recurrent | {loop_err:.1e} | "
-          f"{'pass' if loop_err <= 1e-10 else 'FAIL'} |", flush=True)
 
     print("\n## Time per call, ms (median); speed-up = recurrent time / this form's time\n")
     print("| rule | form | T | fwd | fwd+bwd | speed-up fwd | speed-up fwd+bwd |")
@@ -411,15 +376,13 @@ def main(argv: list[str]) -> int:
         "chunk": lambda x: delta.run(x, "chunk", chunk_size=C),
         "naive chunk baseline": lambda x: naive_chunk_delta_rule(*x, scale=scale,
                                                                  chunk_size=C),
-        "step loop, linear-time backward": lambda x: step_loop_delta_rule(*x, scale=scale),
     }
     t = time_interleaved({name: fwd_bwd_call(fn, xs) for name, fn in runs.items()}, reps,
                          budget)
     print("| form | fwd+bwd ms | chunk speed-up over it |\n|---|---|---|")
     if ("delta_rule", "chunk") not in ok:  # --rules left delta_rule out of the table
         ok[("delta_rule", "chunk")] = gate(delta, "chunk") <= 1e-10
-    gated_ok = all(ok[key] for key in [("delta_rule", "chunk"), ("baseline", "chunk"),
-                                        ("step loop", "recurrent")])
+    gated_ok = all(ok[key] for key in [("delta_rule", "chunk"), ("baseline", "chunk")])
     for name, secs in t.items():
         speed = f"{secs / t['chunk']:.1f}×" if gated_ok else "correctness check failed"
         print(f"| {name} | {_fmt_ms(secs)} | {speed} |")
@@ -429,9 +392,6 @@ def main(argv: list[str]) -> int:
               f"{'met' if vs_rec >= 25 else 'NOT met'}); chunk vs naive chunk baseline: "
               f"{vs_naive:.2f}× (bar ≥ 1×: {'met' if vs_naive >= 1 else 'NOT met'})"
               + (" [--quick shapes; the bar is for the full run]" if args.quick else ""))
-        print("note: the recurrent form (the reference) indexes x[:, t], so its backward is "
-              f"O(T²); against the step loop with a linear-time backward the chunk form is "
-              f"{t['step loop, linear-time backward'] / t['chunk']:.1f}× faster")
 
     print("\n## Matmul throughput (forward pass of the delta_rule chunk form)\n")
     flops = delta_chunk_flops(B, bar_T, H, K, V, C)

@@ -1,27 +1,36 @@
-"""Update rules as pure functions: ``o, S = rule(q, k, v, ..., form=...)``.
+"""Update rules as pure functions: ``o, S = rule(q, k, v, ..., form=..., backend=...)``.
 
-``RULES`` maps each rule's name to its public function and its implemented forms
-(``{"recurrent": fn, "parallel": fn, "chunk": fn}``; the recurrent one is the reference).
+``RULES`` maps each rule's name to its declaration (``spec.Rule``: ``.fn`` the public
+function, ``.forms`` {form: function}, ``.args``, ``.state``, ``.kernels``); every rule is
+also an attribute (``fastweights.ops.delta_rule``). Rules are discovered: every module of
+this package that defines ``RULE`` is one, so adding a rule is adding its module (see
+``fastweights.ops.spec`` for how). ``delta_step`` is the one delta-rule write;
+``debug(True)`` turns on value checks off the CPU (``checks``).
 """
 
-from fastweights.ops import delta_product_rule as _delta_product
-from fastweights.ops import delta_rule as _delta
-from fastweights.ops import gated_delta_rule as _gated_delta
-from fastweights.ops import gated_sum_rule as _gated_sum
-from fastweights.ops import sum_rule as _sum
-from fastweights.ops.delta_product_rule import delta_product_rule
-from fastweights.ops.delta_rule import delta_rule, delta_step
-from fastweights.ops.gated_delta_rule import gated_delta_rule
-from fastweights.ops.gated_sum_rule import gated_sum_rule
-from fastweights.ops.sum_rule import sum_rule
+import importlib
+import pkgutil
 
-RULES = {
-    "sum_rule": {"fn": sum_rule, "forms": _sum.FORMS},
-    "gated_sum_rule": {"fn": gated_sum_rule, "forms": _gated_sum.FORMS},
-    "delta_rule": {"fn": delta_rule, "forms": _delta.FORMS},
-    "gated_delta_rule": {"fn": gated_delta_rule, "forms": _gated_delta.FORMS},
-    "delta_product_rule": {"fn": delta_product_rule, "forms": _delta_product.FORMS},
-}
+from fastweights.ops.checks import debug
+from fastweights.ops.delta_rule import delta_step
+from fastweights.ops.spec import Rule
 
-__all__ = ["RULES", "delta_product_rule", "delta_rule", "delta_step", "gated_delta_rule",
-           "gated_sum_rule", "sum_rule"]
+_INFRASTRUCTURE = {"backends", "checks", "chunking", "dispatch", "sampling", "spec", "table"}
+
+
+def _discover() -> dict[str, Rule]:
+    rules = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name in _INFRASTRUCTURE:
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        rule = getattr(module, "RULE", None)
+        if isinstance(rule, Rule):
+            rules[rule.name] = rule
+    return rules
+
+
+RULES: dict[str, Rule] = _discover()
+globals().update({name: rule.fn for name, rule in RULES.items()})
+
+__all__ = ["RULES", "Rule", "debug", "delta_step", *RULES]

@@ -37,7 +37,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from fastweights.ops import contract
+from fastweights.ops import chunking, dispatch
+from fastweights.ops.backends import fla
+from fastweights.ops.spec import FAST_WEIGHTS, QUERY, UNIT_KEY, VALUE, WRITE_STRENGTH, Rule
+
+
+def delta_step(S: Tensor, k: Tensor, v: Tensor, beta: Tensor) -> Tensor:
+    """One delta-rule write: S ← S + β k (v − Sᵀk)ᵀ = (I − β k kᵀ) S + β k vᵀ.
+
+    S: [..., K, V]; k: [..., K]; v: [..., V]; beta: [...]. The one copy of the update that
+    the ops' references, DeltaProduct, the recurrent FWP cells and the SRWM share.
+    """
+    v_old = torch.einsum("...k,...kv->...v", k, S)
+    return S + torch.einsum("...k,...v->...kv", k, beta.unsqueeze(-1) * (v - v_old))
 
 
 def delta_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, *, scale: float,
@@ -47,19 +59,17 @@ def delta_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, *, scale
 
     q, k: [B, T, H, K]; v: [B, T, H, V]; beta: [B, T, H]; initial_state: [B, H, K, V] or None.
     Returns o [B, T, H, V] in q's dtype and S_T [B, H, K, V] in the compute dtype (or None).
+    The steps are walked with ``unbind``, so the backward is linear in T.
     """
     B, T, H, K = q.shape
-    dtype, ct = q.dtype, contract.compute_dtype(q)
-    q, k, v, beta = q.to(ct), k.to(ct), v.to(ct), beta.to(ct)
-    S = (q.new_zeros(B, H, K, v.shape[-1]) if initial_state is None
-         else initial_state.to(ct))
+    V = v.shape[-1]
+    dtype, ct = q.dtype, chunking.compute_dtype(q)
+    S = chunking.initial(initial_state, B, H, K, V, q, ct)
     outs = []
-    for t in range(T):
-        v_old = torch.einsum("bhk,bhkv->bhv", k[:, t], S)
-        delta = beta[:, t, :, None] * (v[:, t] - v_old)
-        S = S + torch.einsum("bhk,bhv->bhkv", k[:, t], delta)
-        outs.append(scale * torch.einsum("bhk,bhkv->bhv", q[:, t], S))
-    o = torch.stack(outs, dim=1) if outs else v.new_zeros(B, 0, H, v.shape[-1])
+    for q_t, k_t, v_t, b_t in zip(*(x.to(ct).unbind(1) for x in (q, k, v, beta)), strict=True):
+        S = delta_step(S, k_t, v_t, b_t)
+        outs.append(scale * torch.einsum("bhk,bhkv->bhv", q_t, S))
+    o = chunking.stack_steps(outs, B, H, V, q)
     return o.to(dtype), (S if output_final_state else None)
 
 
@@ -84,35 +94,36 @@ def chunk_delta(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | None,
                 chunk_size: int) -> tuple[Tensor, Tensor | None]:
     """The chunk kernel shared with ``gated_delta_rule`` (g: scalar log-gate [B, T, H] or None).
 
-    With g, b is the cumulative log-gate restarted at each chunk, Γ[t, s] = exp(b_t − b_s)
-    for s ≤ t (0 above the diagonal), and the block equations become
-    A = StrictTril(D (K Kᵀ ⊙ Γ)), (I + A)[W | U] = [D e^b K | D V], U' = U − W S₀,
-    O = scale · (e^b Q S₀ + (Tril(Q Kᵀ) ⊙ Γ) U'), S_C = e^{b_C} S₀ + (e^{b_C − b} K)ᵀ U'.
+    With g, b_t = Σ_{r≤t} g_r within the chunk, c_s = Σ_{s<r≤C} g_r, Γ[t, s] =
+    exp(Σ_{s<r≤t} g_r) for s ≤ t (0 above the diagonal; ``chunking.segsum``), and the block
+    equations become A = StrictTril(D (K Kᵀ ⊙ Γ)), (I + A)[W | U] = [D e^b K | D V],
+    U' = U − W S₀, O = scale · (e^b Q S₀ + (Tril(Q Kᵀ) ⊙ Γ) U'), S_C = e^{b_C} S₀ +
+    (e^c K)ᵀ U'. Every decay is summed pair by pair or from the chunk's end, never taken
+    as a difference of cumulative sums, so a large |g| loses no precision.
     """
     B, T, H, K = q.shape
     V = v.shape[-1]
-    dtype, ct = q.dtype, contract.compute_dtype(q)
+    dtype, ct = q.dtype, chunking.compute_dtype(q)
     C = max(1, min(chunk_size, T))
     # [B, H, N, C, ·]: heads first so that every matmul below is batched over (B, H, N)
-    qc, kc, vc = (contract.to_chunks(x.to(ct), C) for x in (q, k, v))
-    bc = contract.to_chunks(beta.to(ct), C)[..., None]  # [B, H, N, C, 1]
-    S0 = (q.new_zeros(B, H, K, V, dtype=ct) if initial_state is None
-          else initial_state.to(ct))
+    qc, kc, vc = (chunking.to_chunks(x.to(ct), C) for x in (q, k, v))
+    bc = chunking.to_chunks(beta.to(ct), C)[..., None]  # [B, H, N, C, 1]
+    S0 = chunking.initial(initial_state, B, H, K, V, q, ct)
     if g is None:
         o, S = _DeltaChunk.apply(qc, kc, vc, bc, S0, scale)
-        return contract.from_chunks(o, T).to(dtype), (S if output_final_state else None)
+        return chunking.from_chunks(o, T).to(dtype), (S if output_final_state else None)
     kb = kc * bc
-    b = contract.to_chunks(g.to(ct), C).cumsum(-1)  # [B, H, N, C]
-    gamma = contract.decay_matrix(b)
-    A = (kb @ kc.mT) * gamma  # [B, H, N, C, C]
+    gc = chunking.to_chunks(g.to(ct), C)  # [B, H, N, C]
+    b, c = chunking.chunk_decays(gc)
+    gamma = chunking.segsum(gc).exp()  # [B, H, N, C, C]
+    A = (kb @ kc.mT) * gamma
     QK = ((qc @ kc.mT) * gamma).tril()
     eb = b.exp()[..., None]
     wu = torch.cat([kb * eb, vc * bc], dim=-1)
     WU = torch.linalg.solve_triangular(A.tril(-1), wu, upper=False, unitriangular=True)
     W, U = WU[..., :K], WU[..., K:]
-    last = b[..., -1:]  # [B, H, N, 1]
-    k_dec = (kc * (last - b).exp()[..., None]).mT
-    s_dec = last.exp()[..., None]  # [B, H, N, 1, 1]
+    k_dec = (kc * c.exp()[..., None]).mT
+    s_dec = b[..., -1:].exp()[..., None]  # [B, H, N, 1, 1]
     outs, S = [], S0
     # unbind, not indexing: its backward stacks the chunk gradients once instead of
     # scattering each into a zero tensor of the full size. The outputs are formed inside
@@ -124,7 +135,23 @@ def chunk_delta(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | None,
         outs.append(q_n @ S + QK_n @ u)
         S = a_n * S + k_n @ u
     o = scale * torch.stack(outs, dim=2)  # [B, H, N, C, V]
-    return contract.from_chunks(o, T).to(dtype), (S if output_final_state else None)
+    return chunking.from_chunks(o, T).to(dtype), (S if output_final_state else None)
+
+
+def chunk_scan(W: Tensor, U: Tensor, k: Tensor, S0: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The state pass of the chunkwise delta rule, given each chunk's W and U [B, H, N, C, ·].
+
+    For n = 1..N: S_n enters chunk n, U'_n = U_n − W_n S_n, S_{n+1} = S_n + K_nᵀ U'_n.
+    Returns (S_prev [B, H, N, K, V], the states entering each chunk; U' [B, H, N, C, V];
+    the final state [B, H, K, V]). Shared by ``_DeltaChunk`` and the benchmark's baseline.
+    """
+    states, written, S = [], [], S0
+    for U_n, W_n, k_n in zip(U.unbind(2), W.unbind(2), k.mT.unbind(2), strict=True):
+        states.append(S)
+        u = U_n - W_n @ S  # [B, H, C, V]
+        written.append(u)
+        S = S + k_n @ u
+    return torch.stack(states, dim=2), torch.stack(written, dim=2), S
 
 
 class _DeltaChunk(torch.autograd.Function):
@@ -133,6 +160,7 @@ class _DeltaChunk(torch.autograd.Function):
     Inputs are chunked, [B, H, N, C, ·], with β as [B, H, N, C, 1]. The forward saves the
     inputs, T_c = (I + A)⁻¹ [N, C, C], W, the written values U' and one state per chunk;
     the backward is matmuls only, with one reverse loop over chunks for the state gradient.
+    It is not differentiable twice: a backward with ``create_graph=True`` raises.
     """
 
     @staticmethod
@@ -146,22 +174,19 @@ class _DeltaChunk(torch.autograd.Function):
         WU = Tc @ torch.cat([kb, vb], dim=-1)  # [B, H, N, C, K + V]
         K = k.shape[-1]
         W, U = WU[..., :K], WU[..., K:]
-        states, written, S = [], [], S0
-        for U_n, W_n, k_n in zip(U.unbind(2), W.unbind(2), k.mT.unbind(2), strict=True):
-            states.append(S)
-            u = U_n - W_n @ S  # [B, H, C, V]
-            written.append(u)
-            S = S + k_n @ u
-        S_prev = torch.stack(states, dim=2)  # [B, H, N, K, V]
-        U_new = torch.stack(written, dim=2)  # [B, H, N, C, V]
+        S_prev, U_new, S = chunk_scan(W, U, k, S0)  # [B, H, N, K, V], [B, H, N, C, V]
         o = scale * (q @ S_prev + (q @ k.mT).tril() @ U_new)
         ctx.save_for_backward(q, k, v, beta, Tc, WU, S_prev, U_new)
         ctx.scale = scale
         return o, S
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, do, dS_last):
+        if torch.is_grad_enabled():
+            raise RuntimeError(
+                "the chunk form of delta_rule (and delta_product_rule) has a hand-written "
+                "backward that is not differentiable twice; for second derivatives "
+                "(create_graph=True) use form='recurrent' or form='parallel'")
         q, k, v, beta, Tc, WU, S_prev, U_new = ctx.saved_tensors
         K = k.shape[-1]
         W = WU[..., :K]
@@ -200,22 +225,21 @@ def parallel_delta(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | No
                    output_final_state: bool) -> tuple[Tensor, Tensor | None]:
     """The block equations over all T steps at once (shared with ``gated_delta_rule``).
 
-    Decays come from ``contract.segsum``: exp(Σ_{s<r≤t} g_r) summed pair by pair, so they
+    Decays come from ``chunking.segsum``: exp(Σ_{s<r≤t} g_r) summed pair by pair, so they
     stay exact on long sequences; e^{b_t} and e^{b_T − b_s} are its rows from the start/end.
     """
     B, T, H, K = q.shape
     V = v.shape[-1]
-    dtype, ct = q.dtype, contract.compute_dtype(q)
+    dtype, ct = q.dtype, chunking.compute_dtype(q)
     qh, kh, vh = (x.to(ct).movedim(2, 1) for x in (q, k, v))  # [B, H, T, ·]
     bh = beta.to(ct).movedim(2, 1)[..., None]  # [B, H, T, 1]
-    S0 = (q.new_zeros(B, H, K, V, dtype=ct) if initial_state is None
-          else initial_state.to(ct))
+    S0 = chunking.initial(initial_state, B, H, K, V, q, ct)
     kb = kh * bh
     A = kb @ kh.mT
     QK = qh @ kh.mT
     if g is not None:
         # prepend a zero gate: row 0 of the [T+1, T+1] segsum measures decay from the start
-        seg = contract.segsum(torch.cat([g.new_zeros(B, 1, H), g], 1).to(ct).movedim(2, 1))
+        seg = chunking.segsum(torch.cat([g.new_zeros(B, 1, H), g], 1).to(ct).movedim(2, 1))
         gamma = seg[..., 1:, 1:].exp()  # [B, H, T, T]
         e_from_start = seg[..., 1:, 0].exp()[..., None]  # exp(b_t), [B, H, T, 1]
         e_to_end = seg[..., -1, 1:].exp()[..., None]  # exp(b_T − b_s), [B, H, T, 1]
@@ -237,31 +261,32 @@ def parallel_delta(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | No
     return o.movedim(1, 2).to(dtype), S
 
 
-FORMS = {"recurrent": delta_rule_recurrent, "parallel": delta_rule_parallel,
-         "chunk": delta_rule_chunk}
 
 
 def delta_rule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, *, scale: float | None = None,
                initial_state: Tensor | None = None, output_final_state: bool = False,
-               form: str = "auto", chunk_size: int = 64,
-               cu_seqlens: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+               form: str = "auto", chunk_size: int = 64, cu_seqlens: Tensor | None = None,
+               backend: str = "auto") -> tuple[Tensor, Tensor | None]:
     """Delta-rule fast weights. Shapes and semantics: see the module docstring and
-    ``fastweights.ops.contract``."""
-    B, T, H, K, V = contract.check_qkv(q, k, v)
-    contract.check_per_step("beta", beta, q)
-    contract.check_chunk_size(chunk_size)
-    n = contract.check_cu_seqlens(cu_seqlens, B, T)
-    contract.check_state(initial_state, n, H, K, V, q)
-    return contract.dispatch(FORMS, form, (q, k, v, beta), T=T, scale=K**-0.5 if scale is None
-                             else scale, chunk_size=chunk_size, initial_state=initial_state,
-                             output_final_state=output_final_state, cu_seqlens=cu_seqlens)
+    ``fastweights.ops.spec``; form and backend: ``fastweights.ops.dispatch``."""
+    return dispatch.call(RULE, (q, k, v, beta), scale=scale, initial_state=initial_state,
+                         output_final_state=output_final_state, form=form,
+                         chunk_size=chunk_size, cu_seqlens=cu_seqlens, backend=backend)
 
 
-def delta_step(S: Tensor, k: Tensor, v: Tensor, beta: Tensor) -> Tensor:
-    """One delta-rule write: S ← S + β k (v − Sᵀk)ᵀ = (I − β k kᵀ) S + β k vᵀ.
-
-    S: [..., K, V]; k: [..., K]; v: [..., V]; beta: [...]. The one copy of the update that
-    the ops' references, DeltaProduct, the recurrent FWP cells and the SRWM share.
-    """
-    v_old = torch.einsum("...k,...kv->...v", k, S)
-    return S + torch.einsum("...k,...v->...kv", k, beta.unsqueeze(-1) * (v - v_old))
+RULE = Rule(
+    name="delta_rule",
+    paper="Schlag, Irie & Schmidhuber 2021; Yang et al. 2024 (DeltaNet)",
+    recurrence="S_t = S_{t-1} + β_t k_t (v_t − S_{t-1}ᵀk_t)ᵀ",
+    args=(QUERY, UNIT_KEY, VALUE, WRITE_STRENGTH),
+    state=(FAST_WEIGHTS,),
+    forms={"recurrent": delta_rule_recurrent, "parallel": delta_rule_parallel,
+           "chunk": delta_rule_chunk},
+    fn=delta_rule,
+    kernels={"fla": {
+        "chunk": fla.Kernel("fla.ops.delta_rule", "chunk_delta_rule",
+                            {"use_qk_l2norm_in_kernel": False}),
+        "recurrent": fla.Kernel("fla.ops.delta_rule", "fused_recurrent_delta_rule",
+                                {"use_qk_l2norm_in_kernel": False}),
+    }},
+)

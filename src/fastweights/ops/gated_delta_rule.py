@@ -26,7 +26,7 @@ D = diag(β):
     S_C = e^{b_C} S₀ + (e^{b_C − b} ⊙ K)ᵀ U'
 
 The kernels are ``delta_rule.chunk_delta`` / ``delta_rule.parallel_delta`` with the gate;
-``parallel`` takes its decays from ``contract.segsum`` (pairwise sums, exact for any T).
+``parallel`` takes its decays from ``chunking.segsum`` (pairwise sums, exact for any T).
 """
 
 from __future__ import annotations
@@ -34,8 +34,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from fastweights.ops import contract
-from fastweights.ops.delta_rule import chunk_delta, parallel_delta
+from fastweights.ops import chunking, dispatch
+from fastweights.ops.backends import fla
+from fastweights.ops.delta_rule import chunk_delta, delta_step, parallel_delta
+from fastweights.ops.spec import (
+    FAST_WEIGHTS,
+    QUERY,
+    SCALAR_GATE,
+    UNIT_KEY,
+    VALUE,
+    WRITE_STRENGTH,
+    Rule,
+)
 
 
 def gated_delta_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, *,
@@ -48,19 +58,15 @@ def gated_delta_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta:
     or None. Returns o [B, T, H, V] in q's dtype and S_T [B, H, K, V] in the compute dtype.
     """
     B, T, H, K = q.shape
-    dtype, ct = q.dtype, contract.compute_dtype(q)
-    q, k, v, g, beta = q.to(ct), k.to(ct), v.to(ct), g.to(ct), beta.to(ct)
-    alpha = g.exp()
-    S = (q.new_zeros(B, H, K, v.shape[-1]) if initial_state is None
-         else initial_state.to(ct))
+    V = v.shape[-1]
+    dtype, ct = q.dtype, chunking.compute_dtype(q)
+    S = chunking.initial(initial_state, B, H, K, V, q, ct)
     outs = []
-    for t in range(T):
-        S = alpha[:, t, :, None, None] * S
-        v_old = torch.einsum("bhk,bhkv->bhv", k[:, t], S)
-        delta = beta[:, t, :, None] * (v[:, t] - v_old)
-        S = S + torch.einsum("bhk,bhv->bhkv", k[:, t], delta)
-        outs.append(scale * torch.einsum("bhk,bhkv->bhv", q[:, t], S))
-    o = torch.stack(outs, dim=1) if outs else v.new_zeros(B, 0, H, v.shape[-1])
+    for q_t, k_t, v_t, g_t, b_t in zip(*(x.to(ct).unbind(1) for x in (q, k, v, g, beta)),
+                                       strict=True):
+        S = delta_step(g_t.exp()[..., None, None] * S, k_t, v_t, b_t)
+        outs.append(scale * torch.einsum("bhk,bhkv->bhv", q_t, S))
+    o = chunking.stack_steps(outs, B, H, V, q)
     return o.to(dtype), (S if output_final_state else None)
 
 
@@ -82,24 +88,31 @@ def gated_delta_rule_parallel(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: 
                           output_final_state=output_final_state)
 
 
-FORMS = {"recurrent": gated_delta_rule_recurrent, "parallel": gated_delta_rule_parallel,
-         "chunk": gated_delta_rule_chunk}
-
-
 def gated_delta_rule(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, *,
                      scale: float | None = None, initial_state: Tensor | None = None,
                      output_final_state: bool = False, form: str = "auto",
-                     chunk_size: int = 64,
-                     cu_seqlens: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+                     chunk_size: int = 64, cu_seqlens: Tensor | None = None,
+                     backend: str = "auto") -> tuple[Tensor, Tensor | None]:
     """Gated delta-rule fast weights; g [B, T, H] is a natural-log decay ≤ 0.
-    Shapes and semantics: see the module docstring and ``fastweights.ops.contract``."""
-    B, T, H, K, V = contract.check_qkv(q, k, v)
-    contract.check_log_gate("g", g, q, per_key=False)
-    contract.check_per_step("beta", beta, q)
-    contract.check_chunk_size(chunk_size)
-    n = contract.check_cu_seqlens(cu_seqlens, B, T)
-    contract.check_state(initial_state, n, H, K, V, q)
-    return contract.dispatch(FORMS, form, (q, k, v, g, beta), T=T, scale=K**-0.5
-                             if scale is None else scale, chunk_size=chunk_size,
-                             initial_state=initial_state,
-                             output_final_state=output_final_state, cu_seqlens=cu_seqlens)
+    Shapes and semantics: see the module docstring and ``fastweights.ops.spec``."""
+    return dispatch.call(RULE, (q, k, v, g, beta), scale=scale, initial_state=initial_state,
+                         output_final_state=output_final_state, form=form,
+                         chunk_size=chunk_size, cu_seqlens=cu_seqlens, backend=backend)
+
+
+RULE = Rule(
+    name="gated_delta_rule",
+    paper="Yang, Kautz & Hatamizadeh 2025 (Gated DeltaNet)",
+    recurrence="S_t = α_t (I − β_t k_t k_tᵀ) S_{t-1} + β_t k_t v_tᵀ, α_t = exp(g_t)",
+    args=(QUERY, UNIT_KEY, VALUE, SCALAR_GATE, WRITE_STRENGTH),
+    state=(FAST_WEIGHTS,),
+    forms={"recurrent": gated_delta_rule_recurrent, "parallel": gated_delta_rule_parallel,
+           "chunk": gated_delta_rule_chunk},
+    fn=gated_delta_rule,
+    kernels={"fla": {
+        "chunk": fla.Kernel("fla.ops.gated_delta_rule", "chunk_gated_delta_rule",
+                            {"use_qk_l2norm_in_kernel": False}),
+        "recurrent": fla.Kernel("fla.ops.gated_delta_rule", "fused_recurrent_gated_delta_rule",
+                                {"use_qk_l2norm_in_kernel": False}),
+    }},
+)

@@ -25,7 +25,7 @@ for s ≤ t, else 0:
 With a per-key gate the intra-block scores are A[t, s] = Σ_κ q_tκ k_sκ exp(b_tκ − b_sκ),
 formed in sub-chunks (``sum_rule.intra_chunk_per_key``). ``chunk`` uses chunks of
 ``chunk_size`` and loops over chunks only for S; ``parallel`` is one block of all T steps,
-with pairwise decays from ``contract.segsum`` so that long sequences keep full precision.
+with pairwise decays from ``chunking.segsum`` so that long sequences keep full precision.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from fastweights.ops import contract
+from fastweights.ops import chunking, dispatch
+from fastweights.ops.backends import fla
+from fastweights.ops.spec import FAST_WEIGHTS, KEY, LOG_GATE, QUERY, VALUE, Arg, Rule
 from fastweights.ops.sum_rule import chunk_sum, parallel_sum
 
 
@@ -47,17 +49,16 @@ def gated_sum_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, g: Tensor, *, scal
     S_T [B, H, K, V] in the compute dtype (or None).
     """
     B, T, H, K = q.shape
-    dtype, ct = q.dtype, contract.compute_dtype(q)
-    q, k, v, g = q.to(ct), k.to(ct), v.to(ct), g.to(ct)
+    V = v.shape[-1]
+    dtype, ct = q.dtype, chunking.compute_dtype(q)
     # α as a column that scales the rows of S: [B, T, H, 1 or K, 1]
-    alpha = (g[..., None] if g.dim() == 3 else g).exp()[..., None]
-    S = (q.new_zeros(B, H, K, v.shape[-1]) if initial_state is None
-         else initial_state.to(ct))
+    alpha = (g[..., None] if g.dim() == 3 else g).to(ct).exp()[..., None]
+    S = chunking.initial(initial_state, B, H, K, V, q, ct)
     outs = []
-    for t in range(T):
-        S = alpha[:, t] * S + torch.einsum("bhk,bhv->bhkv", k[:, t], v[:, t])
-        outs.append(scale * torch.einsum("bhk,bhkv->bhv", q[:, t], S))
-    o = torch.stack(outs, dim=1) if outs else v.new_zeros(B, 0, H, v.shape[-1])
+    for q_t, k_t, v_t, a_t in zip(*(x.to(ct).unbind(1) for x in (q, k, v, alpha)), strict=True):
+        S = a_t * S + torch.einsum("bhk,bhv->bhkv", k_t, v_t)
+        outs.append(scale * torch.einsum("bhk,bhkv->bhv", q_t, S))
+    o = chunking.stack_steps(outs, B, H, V, q)
     return o.to(dtype), (S if output_final_state else None)
 
 
@@ -77,21 +78,30 @@ def gated_sum_rule_parallel(q: Tensor, k: Tensor, v: Tensor, g: Tensor, *, scale
                         output_final_state=output_final_state)
 
 
-FORMS = {"recurrent": gated_sum_rule_recurrent, "parallel": gated_sum_rule_parallel,
-         "chunk": gated_sum_rule_chunk}
-
-
 def gated_sum_rule(q: Tensor, k: Tensor, v: Tensor, g: Tensor, *, scale: float | None = None,
                    initial_state: Tensor | None = None, output_final_state: bool = False,
                    form: str = "auto", chunk_size: int = 64,
-                   cu_seqlens: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+                   cu_seqlens: Tensor | None = None,
+                   backend: str = "auto") -> tuple[Tensor, Tensor | None]:
     """Gated sum-rule fast weights; g is a natural-log decay ≤ 0, [B, T, H] or [B, T, H, K].
-    Shapes and semantics: see the module docstring and ``fastweights.ops.contract``."""
-    B, T, H, K, V = contract.check_qkv(q, k, v)
-    contract.check_log_gate("g", g, q, per_key=True)
-    contract.check_chunk_size(chunk_size)
-    n = contract.check_cu_seqlens(cu_seqlens, B, T)
-    contract.check_state(initial_state, n, H, K, V, q)
-    return contract.dispatch(FORMS, form, (q, k, v, g), T=T, scale=K**-0.5 if scale is None
-                             else scale, chunk_size=chunk_size, initial_state=initial_state,
-                             output_final_state=output_final_state, cu_seqlens=cu_seqlens)
+    Shapes and semantics: see the module docstring and ``fastweights.ops.spec``."""
+    return dispatch.call(RULE, (q, k, v, g), scale=scale, initial_state=initial_state,
+                         output_final_state=output_final_state, form=form,
+                         chunk_size=chunk_size, cu_seqlens=cu_seqlens, backend=backend)
+
+
+RULE = Rule(
+    name="gated_sum_rule",
+    paper="Sun et al. 2023 (RetNet); Yang et al. 2024 (GLA); Dao & Gu 2024 (Mamba2)",
+    recurrence="S_t = diag(α_t) S_{t-1} + k_t v_tᵀ, α_t = exp(g_t)",
+    args=(QUERY, KEY, VALUE,
+          Arg("g", ("B T H", "B T H K"), "log-decay g, α_t = exp(g_t): scalar per head or "
+              "per key (GLA)", domain=LOG_GATE, kind="gate")),
+    state=(FAST_WEIGHTS,),
+    forms={"recurrent": gated_sum_rule_recurrent, "parallel": gated_sum_rule_parallel,
+           "chunk": gated_sum_rule_chunk},
+    fn=gated_sum_rule,
+    kernels={"fla": {"chunk": fla.ByRank(3, {3: fla.Kernel("fla.ops.simple_gla",
+                                                            "chunk_simple_gla"),
+                                             4: fla.Kernel("fla.ops.gla", "chunk_gla")})}},
+)

@@ -32,7 +32,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from fastweights.ops import contract
+from fastweights.ops import checks, chunking, dispatch
+from fastweights.ops.backends import fla
+from fastweights.ops.spec import KEY, QUERY, VALUE, Option, Rule, State
 
 NORMALIZE_EPS = 1e-6
 
@@ -46,15 +48,14 @@ def sum_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, *, scale: float,
     Returns o [B, T, H, V] in q's dtype and S_T [B, H, K, V] in the compute dtype (or None).
     """
     B, T, H, K = q.shape
-    dtype, ct = q.dtype, contract.compute_dtype(q)
-    q, k, v = q.to(ct), k.to(ct), v.to(ct)
-    S = (q.new_zeros(B, H, K, v.shape[-1]) if initial_state is None
-         else initial_state.to(ct))
+    V = v.shape[-1]
+    dtype, ct = q.dtype, chunking.compute_dtype(q)
+    S = chunking.initial(initial_state, B, H, K, V, q, ct)
     outs = []
-    for t in range(T):
-        S = S + torch.einsum("bhk,bhv->bhkv", k[:, t], v[:, t])
-        outs.append(scale * torch.einsum("bhk,bhkv->bhv", q[:, t], S))
-    o = torch.stack(outs, dim=1) if outs else v.new_zeros(B, 0, H, v.shape[-1])
+    for q_t, k_t, v_t in zip(*(x.to(ct).unbind(1) for x in (q, k, v)), strict=True):
+        S = S + torch.einsum("bhk,bhv->bhkv", k_t, v_t)
+        outs.append(scale * torch.einsum("bhk,bhkv->bhv", q_t, S))
+    o = chunking.stack_steps(outs, B, H, V, q)
     return o.to(dtype), (S if output_final_state else None)
 
 
@@ -74,42 +75,32 @@ def sum_rule_parallel(q: Tensor, k: Tensor, v: Tensor, *, scale: float,
                         output_final_state=output_final_state)
 
 
-FORMS = {"recurrent": sum_rule_recurrent, "parallel": sum_rule_parallel,
-         "chunk": sum_rule_chunk}
-
-
-def _initial(initial_state: Tensor | None, q: Tensor, V: int, ct: torch.dtype) -> Tensor:
-    B, _, H, K = q.shape
-    return (q.new_zeros(B, H, K, V, dtype=ct) if initial_state is None
-            else initial_state.to(ct))
-
-
 def chunk_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, *, scale: float,
               initial_state: Tensor | None, output_final_state: bool,
               chunk_size: int) -> tuple[Tensor, Tensor | None]:
     """The chunk kernel, shared with ``gated_sum_rule``; g: None, [B, T, H] or [B, T, H, K]."""
     T, V = q.shape[1], v.shape[-1]
-    dtype, ct = q.dtype, contract.compute_dtype(q)
+    dtype, ct = q.dtype, chunking.compute_dtype(q)
     C = max(1, min(chunk_size, T))
-    qc, kc, vc = (contract.to_chunks(x.to(ct), C) for x in (q, k, v))  # [B, H, N, C, ·]
-    S0 = _initial(initial_state, q, V, ct)
+    qc, kc, vc = (chunking.to_chunks(x.to(ct), C) for x in (q, k, v))  # [B, H, N, C, ·]
+    S0 = chunking.initial(initial_state, q.shape[0], q.shape[2], q.shape[3], V, q, ct)
     if g is None:
         dS = kc.mT @ vc  # [B, H, N, K, V]
         S_prev = S0.unsqueeze(2) + torch.cat([torch.zeros_like(dS[:, :, :1]),
                                                dS[:, :, :-1].cumsum(2)], dim=2)
         o = scale * (qc @ S_prev + (qc @ kc.mT).tril() @ vc)
         S = S0 + dS.sum(2) if output_final_state else None
-        return contract.from_chunks(o, T).to(dtype), S
-    # b: cumulative log-gate restarted at every chunk, so every exponent below is ≤ 0
+        return chunking.from_chunks(o, T).to(dtype), S
+    # b: log-decay from the chunk start, c: to the chunk end; every exponent below is ≤ 0
+    gc = chunking.to_chunks(g.to(ct), C)  # [B, H, N, C] or [B, H, N, C, K]
     if g.dim() == 3:
-        b = contract.to_chunks(g.to(ct), C).cumsum(-1)[..., None]  # [B, H, N, C, 1]
-        A = (qc @ kc.mT) * contract.decay_matrix(b[..., 0])
+        b, c = (x[..., None] for x in chunking.chunk_decays(gc))  # [B, H, N, C, 1]
+        A = (qc @ kc.mT) * chunking.segsum(gc).exp()
     else:
-        b = contract.to_chunks(g.to(ct), C).cumsum(-2)  # [B, H, N, C, K]
-        A = intra_chunk_per_key(qc, kc, b)
-    last = b[..., -1:, :]  # [B, H, N, 1, 1 or K]
-    dS = (kc * (last - b).exp()).mT @ vc  # [B, H, N, K, V]
-    decay = last.exp().mT  # [B, H, N, 1 or K, 1]
+        b, c = chunking.chunk_decays(gc, dim=-2)  # [B, H, N, C, K]
+        A = intra_chunk_per_key(qc, kc, gc)
+    dS = (kc * c.exp()).mT @ vc  # [B, H, N, K, V]
+    decay = b[..., -1:, :].exp().mT  # [B, H, N, 1 or K, 1]
     # the inter-chunk part is read inside the loop so that autograd holds each state once
     inter, S = [], S0
     for q_n, dS_n, a_n in zip((qc * b.exp()).unbind(2), dS.unbind(2), decay.unbind(2),
@@ -117,38 +108,45 @@ def chunk_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, *, scale: float
         inter.append(q_n @ S)
         S = a_n * S + dS_n
     o = scale * (torch.stack(inter, dim=2) + A @ vc)
-    return contract.from_chunks(o, T).to(dtype), (S if output_final_state else None)
+    return chunking.from_chunks(o, T).to(dtype), (S if output_final_state else None)
 
 
-def intra_chunk_per_key(q: Tensor, k: Tensor, b: Tensor, sub: int = 8) -> Tensor:
-    """A[t, s] = Σ_κ q_tκ k_sκ exp(b_tκ − b_sκ) for s ≤ t (else 0), batched over [..., C, K].
+def intra_chunk_per_key(q: Tensor, k: Tensor, g: Tensor, sub: int = 8) -> Tensor:
+    """A[t, s] = Σ_κ q_tκ k_sκ exp(Σ_{s<r≤t} g_rκ) for s ≤ t (else 0), batched over [..., C, K].
 
     No exponent may be positive (it could overflow), so (GLA, Yang et al. 2024) the chunk is
     cut into sub-chunks of ``sub`` steps. Inside a sub-chunk the C·sub·K pairwise terms are
-    formed directly. Between sub-chunk j and a later sub-chunk i the decay is split at r_i,
-    b just before sub-chunk i starts: exp(b_t − b_s) = exp(b_t − r_i) · exp(r_i − b_s), two
-    factors ≤ 1, and the block is a matmul.
+    formed from pairwise sums. Between sub-chunk j and a later
+    sub-chunk i the decay is split where sub-chunk i starts: exp(Σ_{s<r≤t} g_r) = exp(b_t) ·
+    exp(c_s + G_ij), with b_t summed from the start of sub-chunk i, c_s from after s to the
+    end of sub-chunk j, and G_ij the totals of the sub-chunks strictly between them: factors
+    ≤ 1, each summed without cancellation, and the block is a matmul.
     """
-    C, K = b.shape[-2:]
+    C, K = g.shape[-2:]
     if C % sub:
         sub = C
     n = C // sub
-    lead = b.shape[:-2]
-    qs, ks, bs = (x.reshape(*lead, n, sub, K) for x in (q, k, b))  # [..., n, sub, K]
-    lower = torch.ones(sub, sub, dtype=torch.bool, device=b.device).tril()
-    diff = (bs[..., :, None, :] - bs[..., None, :, :])  # [..., n, t, s, K]
-    diff = diff.masked_fill(~lower[..., None], float("-inf"))
-    diag = torch.einsum("...itk,...isk,...itsk->...its", qs, ks, diff.exp())
+    lead = g.shape[:-2]
+    qs, ks, gs = (x.reshape(*lead, n, sub, K) for x in (q, k, g))  # [..., n, sub, K]
+    # pairwise sums Σ_{s<r≤t} g_r within each sub-chunk, [..., n, t, s, K]: a 0/1-weighted
+    # sum of the included terms only (M[t, s, r] = 1 for s < r ≤ t), so nothing cancels
+    r = torch.arange(sub, device=g.device)
+    M = ((r[None, :, None] < r[None, None, :]) & (r[None, None, :] <= r[:, None, None]))
+    pair = torch.einsum("tsr,...rk->...tsk", M.to(g.dtype), gs)
+    lower = torch.ones(sub, sub, dtype=torch.bool, device=g.device).tril()
+    pair = pair.masked_fill(~lower[..., None], float("-inf"))
+    diag = torch.einsum("...itk,...isk,...itsk->...its", qs, ks, pair.exp())
     if n == 1:
         return diag.reshape(*lead, C, C)
-    r = torch.cat([bs[..., :1, 0, :], bs[..., :-1, -1, :]], dim=-2)  # [..., n, K]
-    q_dec = qs * (bs - r[..., :, None, :]).exp()  # [..., i, t, K]
-    earlier = torch.ones(n, n, dtype=torch.bool, device=b.device).tril(-1)  # j < i
-    k_exp = (r[..., :, None, None, :] - bs[..., None, :, :, :])  # [..., i, j, s, K]
-    k_exp = k_exp.masked_fill(~earlier[:, :, None, None], float("-inf"))
-    k_dec = ks[..., None, :, :, :] * k_exp.exp()  # [..., i, j, s, K]
+    b, c = chunking.chunk_decays(gs, dim=-2)  # [..., n, sub, K]
+    # G[i, j] = Σ_{j<m<i} total_m: the segsum of the totals, shifted down one sub-chunk
+    seg = chunking.segsum(b[..., -1, :].mT)  # [..., K, n, n]
+    G = torch.cat([torch.full_like(seg[..., :1, :], float("-inf")), seg[..., :-1, :]], dim=-2)
+    q_dec = qs * b.exp()  # [..., i, t, K]
+    k_dec = ks[..., None, :, :, :] * (c[..., None, :, :, :]
+                                       + G.movedim(-3, -1)[..., :, :, None, :]).exp()
     off = torch.einsum("...itk,...ijsk->...itjs", q_dec, k_dec)  # [..., i, t, j, s]
-    eye = torch.eye(n, dtype=b.dtype, device=b.device)
+    eye = torch.eye(n, dtype=g.dtype, device=g.device)
     full = off + diag[..., :, :, None, :] * eye[:, None, :, None]
     return full.reshape(*lead, C, C)
 
@@ -158,20 +156,20 @@ def parallel_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, *, scale: fl
                  output_final_state: bool) -> tuple[Tensor, Tensor | None]:
     """The block equations over all T steps at once; shared with ``gated_sum_rule``.
 
-    Decays come from ``contract.segsum`` (summed pair by pair, exact on long sequences).
+    Decays come from ``chunking.segsum`` (summed pair by pair, exact on long sequences).
     """
     B, T, H, K = q.shape
     V = v.shape[-1]
-    dtype, ct = q.dtype, contract.compute_dtype(q)
+    dtype, ct = q.dtype, chunking.compute_dtype(q)
     qh, kh, vh = (x.to(ct).movedim(2, 1) for x in (q, k, v))  # [B, H, T, ·]
-    S0 = _initial(initial_state, q, V, ct)
+    S0 = chunking.initial(initial_state, q.shape[0], q.shape[2], q.shape[3], V, q, ct)
     if g is None:
         o = scale * (qh @ S0 + (qh @ kh.mT).tril() @ vh)
         S = S0 + kh.mT @ vh if output_final_state else None
         return o.movedim(1, 2).to(dtype), S
     # a zero gate in front: row/column 0 of the segsum measure decay from the start
     g0 = torch.cat([g.new_zeros(B, 1, *g.shape[2:]), g], 1).to(ct).movedim(1, -1)
-    seg = contract.segsum(g0)  # [B, H, (K,) T+1, T+1]
+    seg = chunking.segsum(g0)  # [B, H, (K,) T+1, T+1]
     if g.dim() == 3:
         A = (qh @ kh.mT) * seg[..., 1:, 1:].exp()
         from_start = seg[..., 1:, 0, None].exp()  # [B, H, T, 1]
@@ -190,19 +188,42 @@ def parallel_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, *, scale: fl
 def sum_rule(q: Tensor, k: Tensor, v: Tensor, *, normalize: bool = False,
              scale: float | None = None, initial_state: Tensor | None = None,
              output_final_state: bool = False, form: str = "auto", chunk_size: int = 64,
-             cu_seqlens: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+             cu_seqlens: Tensor | None = None,
+             backend: str = "auto") -> tuple[Tensor, Tensor | None]:
     """Sum-rule fast weights. Shapes and semantics: see the module docstring and
-    ``fastweights.ops.contract``. With ``normalize=True`` the state carries z as column V."""
-    B, T, H, K, V = contract.check_qkv(q, k, v)
-    contract.check_chunk_size(chunk_size)
-    n = contract.check_cu_seqlens(cu_seqlens, B, T)
-    contract.check_state(initial_state, n, H, K, V + 1 if normalize else V, q)
-    scale = K**-0.5 if scale is None else scale
+    ``fastweights.ops.spec``. With ``normalize=True`` the state carries z as column V."""
+    tensors = (q, k, v)
+    dims = checks.validate(RULE, tensors, initial_state=initial_state, cu_seqlens=cu_seqlens,
+                           chunk_size=chunk_size, scale=scale, options={"normalize": normalize})
+    if checks.values_checked(q.device):
+        checks.check_values(RULE, tensors, initial_state)
+    scale = dims["K"] ** -0.5 if scale is None else scale
+    V = dims["V"]
     if normalize:
-        v = torch.cat([v, v.new_ones(B, T, H, 1)], dim=-1)
-    o, S = contract.dispatch(FORMS, form, (q, k, v), T=T, scale=scale, chunk_size=chunk_size,
-                             initial_state=initial_state,
-                             output_final_state=output_final_state, cu_seqlens=cu_seqlens)
+        # z is one more value column that is always 1: the forms need not know about it
+        tensors = (q, k, torch.cat([v, v.new_ones(*v.shape[:3], 1)], dim=-1))
+        dims = dims | {"V": V + 1}
+    o, S = dispatch.execute(RULE, tensors, dims, scale=scale, initial_state=initial_state,
+                            output_final_state=output_final_state, form=form,
+                            chunk_size=chunk_size, cu_seqlens=cu_seqlens, backend=backend)
     if normalize:
         o = o[..., :V] / (o[..., V:] + scale * NORMALIZE_EPS)
     return o.to(q.dtype), S
+
+
+RULE = Rule(
+    name="sum_rule",
+    paper="Katharopoulos et al. 2020; Schlag, Irie & Schmidhuber 2021 (linear transformer)",
+    recurrence="S_t = S_{t-1} + k_t v_tᵀ",
+    args=(QUERY, KEY, VALUE),
+    state=(State("S", "N H K V", "fast weights (W = Sᵀ); [S | z], one more column, with "
+                 "normalize=True", extra={"V": "normalize"}),),
+    forms={"recurrent": sum_rule_recurrent, "parallel": sum_rule_parallel,
+           "chunk": sum_rule_chunk},
+    fn=sum_rule,
+    kernels={"fla": {"chunk": fla.Kernel("fla.ops.linear_attn", "chunk_linear_attn",
+                                         {"normalize": False}, varlen=False)}},
+    options=(Option("normalize", False, (False, True),
+                    "attention normalisation: o_t = S_tᵀq_t / (z_tᵀq_t + ε), z_t = Σ k",
+                    positive=("q", "k")),),
+)

@@ -3,7 +3,9 @@
 ``run(trainer, exp, out)`` owns the run folder (lock, ``config.json``, ``metrics.jsonl``,
 checkpoints, ``best.pt``, ``result.json``), resume, the evaluation cadence, early stopping,
 divergence, the progress bar and TensorBoard. The trainer (``fastweights.train.Trainer``)
-owns the learning: one ``train_step`` at a time, ``evaluate``, and its own state.
+owns the learning: one ``train_step`` at a time, ``evaluate``, and its own state. Early
+stopping (``train.target``) and ``best.pt`` read ``val/<main metric>`` when the evaluation has
+a validation split, ``test/<main metric>`` otherwise.
 
 A checkpoint is ``{"step", "model", "trainer", "run", "torch_rng"}``: the weights, the
 trainer's ``state_dict()`` (optimiser, scheduler, data RNG), the shell's record (history,
@@ -136,7 +138,7 @@ def _run(trainer, exp, run_dir, writer, progress, resume, overwrite, ctx) -> dic
             raise InvalidFile(f"{run_dir / LATEST} does not fit this experiment "
                               f"({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
     io = _Writer(run_dir) if writer else None
-    metric, higher = f"test/{trainer.main_metric}", trainer.higher_is_better
+    higher = trainer.higher_is_better
     if writer:
         with io.writing(CONFIG):
             config = exp.to_dict() | {"command": sys.argv}
@@ -175,6 +177,9 @@ def _run(trainer, exp, run_dir, writer, progress, resume, overwrite, ctx) -> dic
                    | trainer.evaluate())
             record["history"].append(row)
             record["step"], record["elapsed"] = step, row["time"]
+            # early stopping and best.pt read the validation split when the task has one
+            metric = next(m for m in (f"val/{trainer.main_metric}",
+                                      f"test/{trainer.main_metric}") if m in row)
             is_best = _better(row[metric], record["best"], higher)
             if is_best:
                 record["best"] = row[metric]
