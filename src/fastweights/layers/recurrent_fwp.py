@@ -24,8 +24,9 @@ Delta RNN (``delta-rnn``), state (W, R, y):
 ``"lm"`` (default): the language-model layer ``CudaFastRNNv2Layer`` (attn_type 134, "Delta
 RNN v2", run with ``--skip_attn_normalization``) in ``language_modeling/src/utils/
 cuda_fast_weight_layer.py`` with kernel ``fast_weight_rnn_v2``, IDSIA/recurrent-fwp at commit
-781e378 (the paper's Table 2); default 4 heads. ``"rl"``: the single-head reinforcement-
-learning layer of the same repository (``reinforcement_learning/torchbeast``), with bias.
+781e378 (the paper's Table 2); default 4 heads. ``"rl"``: softmax q and k as ``FastRNNlayer``
+in ``reinforcement_learning/torchbeast/layer.py`` of the same repository (the Atari agent),
+plus a slow bias that layer does not have (this library's earlier cell, pinned at one head).
 
 Delta LSTM (``delta-lstm``): an LSTM with a coupled input-forget gate and no peepholes whose
 gates' input and recurrent parts are fast weights, each delta-updated with its own key, value
