@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from fastweights import models, tasks
+from fastweights import models, sampling, tasks
 from fastweights.reproduce import command as reproduce_command
 
 DEMO_MODELS = "linear-transformer,deltanet,lstm"
@@ -112,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
                    "domains, state, forms, backends", add_help=False,
                    description="List every update rule of fastweights.ops from its "
                    "declaration; `fastweights rules --help` lists the options.")
+    sampling.add_parsers(sub)
     return parser
 
 
@@ -259,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")  # plots go to files; a user's choice wins
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
+    if hasattr(args, "run_command"):
+        return sampling.run_command(args, rest, parser)
     if args.command == "rules":
         from fastweights.ops.table import main as rules_main
 

@@ -116,15 +116,20 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a - b).norm().item() / den if den > 0 else (a - b).norm().item()
 
 
-def _outputs_and_grads(fn: Callable, xs: list[torch.Tensor], s0: torch.Tensor):
+def _parts(state) -> list[torch.Tensor]:
+    """A state's tensors: one, or each of a multi-tensor state (mLSTM's C, n, m)."""
+    return list(state) if isinstance(state, tuple) else [state]
+
+
+def _outputs_and_grads(fn: Callable, xs: list[torch.Tensor], s0):
     leaves = [x.clone().requires_grad_() for x in xs]
-    s0 = s0.clone().requires_grad_()
-    o, S = fn(leaves, s0)
+    s0_leaves = [s.clone().requires_grad_() for s in _parts(s0)]
+    o, S = fn(leaves, tuple(s0_leaves) if isinstance(s0, tuple) else s0_leaves[0])
     gen = torch.Generator().manual_seed(2)
-    loss = (o * torch.randn(o.shape, generator=gen, dtype=o.dtype)).sum()
-    loss = loss + (S * torch.randn(S.shape, generator=gen, dtype=S.dtype)).sum()
+    loss = sum((x * torch.randn(x.shape, generator=gen, dtype=x.dtype)).sum()
+               for x in [o, *_parts(S)])
     loss.backward()
-    return [o, S] + [x.grad for x in leaves] + [s0.grad]
+    return [o, *_parts(S)] + [x.grad for x in leaves] + [s.grad for s in s0_leaves]
 
 
 def gate(case: Case, form: str, fn: Callable | None = None, tol: float = 1e-10) -> float:
@@ -305,6 +310,8 @@ def main(argv: list[str]) -> int:
                         help="sequence lengths (default 256 1024 4096)")
     parser.add_argument("--reps", type=int, default=5, help="timed repetitions (median)")
     parser.add_argument("--chunk-size", type=int, default=64)
+    parser.add_argument("--shape", type=int, nargs=4, default=None, metavar=("B", "H", "K", "V"),
+                        help="batch, heads, key and value size of the timed calls")
     parser.add_argument("--rules", nargs="+", default=None,
                         help="benchmark only these rules (names as in fastweights.ops.RULES)")
     args = parser.parse_args(argv)
@@ -317,6 +324,7 @@ def main(argv: list[str]) -> int:
         lengths, bar_T, mem_T, mm_n, reps, budget = [256, 1024, 4096], 2048, 16384, 2048, \
             args.reps, 20.0
     lengths = args.lengths or lengths
+    B, H, K, V = args.shape or (B, H, K, V)
     C = args.chunk_size
     cases = [c for c in CASES if args.rules is None or c.rule in args.rules]
     lines = header(args.threads, f"B={B} H={H} K={K} V={V} chunk_size={C}")

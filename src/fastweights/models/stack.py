@@ -24,6 +24,7 @@ Presets (registry name → settings of ``FastWeightConfig``, equations in
 | linear-transformer | sum_rule + attn norm | elu+1 / none    | –                  | no out norm  |
 | deltanet           | delta_rule           | silu / l2       | –                  | β = σ(w_β·x) |
 | gated-deltanet     | gated_delta_rule     | silu / l2       | scalar (Mamba2)    | output gate  |
+| kda                | gated_delta_rule     | silu / l2       | per key, rank 16   | output gate  |
 | retnet             | gated_sum_rule       | identity / none | fixed 1 − 2^{−5−h} | output gate  |
 | gla                | gated_sum_rule       | identity / none | per key, rank 16   | output gate  |
 | mamba2-style       | gated_sum_rule       | identity / none | scalar (Mamba2)    | output gate  |
@@ -33,7 +34,10 @@ All presets but retnet and gla keep the short convolution (conv_size = 4), and a
 linear-transformer the per-head output RMSNorm. Simplifications: RetNet's xPos rotation
 and the exact normalisers of GLA and RetNet are not reproduced (the per-head RMSNorm stands
 for their group norms); the Mamba2-style preset keeps Mamba2's decay α_t = exp(−Δ_t·A) but
-does not scale the input by Δ_t.
+does not scale the input by Δ_t. The kda preset is Kimi Linear's KDA layer with this stack's
+parts: its per-key decay is the GLA gate above (Kimi: −exp(A)·softplus of a low-rank
+projection), its output gate is SiLU (Kimi: sigmoid) and there is no separate
+sigmoid-gated RMSNorm.
 ``transformer`` is the same stack with causal softmax attention and a KV cache; positions
 are rotary (default), learned absolute (``max_len``) or none.
 """
@@ -265,6 +269,10 @@ SPECS = {
     "gated-deltanet": _fwp(
         "Yang, Kautz & Hatamizadeh 2025 (gated delta rule)",
         rule="gated_delta_rule", gate="scalar", feature_map="silu", qk_norm="l2",
+        beta="sigmoid", output_gate=True),
+    "kda": _fwp(
+        "Kimi Team 2025, Kimi Linear: Kimi Delta Attention (per-key gated delta rule)",
+        rule="gated_delta_rule", gate="per_key", feature_map="silu", qk_norm="l2",
         beta="sigmoid", output_gate=True),
     "retnet": _fwp(
         "Sun et al. 2023, RetNet (fixed per-head decay 1 - 2^(-5-h))",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 
 MODULES: tuple[str, ...] = ("wave_rnn_copy", "stpn_retrieval", "waves", "formal_languages",
-                            "capacity", "negative_eigenvalues", "recall_vs_state")
+                            "capacity", "negative_eigenvalues", "recall_vs_state", "char_lm")
 
 
 def __getattr__(name: str):
