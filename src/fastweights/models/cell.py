@@ -144,7 +144,8 @@ VARIANTS: dict[str, dict[str, tuple[dict, str]]] = {
     },
     "delta-rnn": {
         "lm": ({}, "ELU+1 sum-normalised q, k; 4 heads (CudaFastRNNv2Layer, LM)"),
-        "rl": ({"variant": "rl", "n_heads": 1}, "softmax q, k as the RL layer, one head, a slow bias (earlier cell)"),
+        "rl": ({"variant": "rl", "n_heads": 1},
+               "softmax q, k as the RL layer, one head, a slow bias (earlier cell)"),
     },
     "delta-lstm": {
         "v4": ({}, "identity candidate, ELU+1 q, k, a query per gate (LM, Table 2)"),
