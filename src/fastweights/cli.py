@@ -107,9 +107,12 @@ def _parser() -> argparse.ArgumentParser:
                        "ones resumed.")
     reproduce_command.add_arguments(p)
 
-    sub.add_parser("models", help="list the models with their paper, parameters, state size",
-                   description="List every registered model with its paper and, at its "
-                   "default config, its parameter count and state size (floats per sequence).")
+    p = sub.add_parser("models", help="list the models with their paper, parameters, state "
+                       "size", description="List every registered model with its paper and, at "
+                       "its default config, its parameter count and state size (floats per "
+                       "sequence).")
+    p.add_argument("--variants", action="store_true", help="list each model's versions of "
+                   "its authors' code instead (the config overrides that select them)")
     sub.add_parser("tasks", help="list the tasks with their default config and an example",
                    description="List every registered task with its default config and one "
                    "example rendered as text.")
@@ -161,6 +164,7 @@ def _list_models() -> None:
     for name in models.MODELS:
         cfg = models.make_config(name)
         print(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(cfg).items()))
+    print("\n`fastweights models --variants` lists the versions of the authors' code per model.")
 
 
 def default_run_dir(exp) -> Path:
@@ -299,7 +303,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "analyze":
             return args.handler(args)
         if args.command == "models":
-            _list_models()
+            if args.variants:
+                print(models.cell.describe_variants())
+            else:
+                _list_models()
         elif args.command == "tasks":
             print(tasks.describe_all())
         elif args.command == "train":

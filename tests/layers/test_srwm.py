@@ -1,5 +1,6 @@
 """The self-referential weight matrix against a literal transcription (float64)."""
 
+import pytest
 import torch
 
 from fastweights.layers.srwm import SRWM, SRWMConfig
@@ -52,3 +53,24 @@ def test_initial_state_is_w0_and_learned():
     assert inter.W.shape == (B, 3, 1, 16, 4) and inter.lr.shape == (B, 3, 1, 4)
     y.sum().backward()
     assert layer.W0.grad.abs().sum() > 0
+
+
+def test_inits_follow_the_authors():
+    """"formal": q rows scaled by 0.01, β rows shifted to mean −1; "fewshot": the β shift
+    only; both from the same N(0, 1/d) draw as "normal"."""
+    H, d = 2, 16
+    W0 = {}
+    for init in ("formal", "fewshot", "normal"):
+        torch.manual_seed(0)
+        W0[init] = SRWM(I, SRWMConfig(d_model=H * d, n_heads=H, init=init)).W0.detach()
+    ref = W0["normal"]
+    assert abs(ref.std().item() - d ** -0.5) < 0.05 * d ** -0.5
+    y, q, k, b = (slice(0, d), slice(d, 2 * d), slice(2 * d, 3 * d), slice(3 * d, None))
+    for init, q_scale in (("formal", 0.01), ("fewshot", 1.0)):
+        W = W0[init]
+        for rows in (y, k):
+            torch.testing.assert_close(W[:, rows], ref[:, rows])
+        torch.testing.assert_close(W[:, q], q_scale * ref[:, q])
+        torch.testing.assert_close(W[:, b], ref[:, b] - 1.0)
+    with pytest.raises(ValueError, match="init"):
+        SRWMConfig(init="zeros")

@@ -96,42 +96,74 @@ def test_hand_set_lbc_reproduces_generalised_fibonacci(horizon):
         assert seq.abs().max() > 1e6  # the values did grow
 
 
-def test_wave_rnn_matches_transcription():
+@pytest.mark.parametrize("variant", ["authors", "solo", "depthwise"])
+def test_wave_rnn_matches_transcription(variant):
     torch.manual_seed(0)
     c, n = 2, 5
-    layer = WaveRNN(I, WaveRNNConfig(d_model=n, n_channels=c)).double()
+    layer = WaveRNN(I, WaveRNNConfig(d_model=n, n_channels=c, variant=variant)).double()
     with torch.no_grad():
         layer.u.normal_()
+        layer.inp.weight.normal_()
     x = torch.randn(B, T, I, dtype=torch.float64)
     y, s = layer(x)
     h_final = s["field"]
+    u = layer.u.tolist()
+    if variant != "depthwise":  # a circular Conv1d over the channels, kernel 3, its own bias
+        ub = layer.u_bias.tolist()
+
+        def conv(h, a, i):
+            return ub[a] + sum(u[a][a2][j] * h[a2][(i + j - 1) % n]
+                               for a2 in range(c) for j in range(3))
+    else:
+        assert layer.u_bias is None
+
+        def conv(h, a, i):
+            return sum(u[a][j] * h[a][(i + j - 1) % n] for j in range(3))
     for b in range(B):
         h = [[0.0] * n for _ in range(c)]
         for t in range(T):
             drive = (layer.inp.weight @ x[b, t] + layer.inp.bias).tolist()
-            u = layer.u.tolist()
-            h = [[max(0.0, drive[ch * n + i] + u[ch][0] * h[ch][(i - 1) % n]
-                      + u[ch][1] * h[ch][i] + u[ch][2] * h[ch][(i + 1) % n])
-                  for i in range(n)] for ch in range(c)]
+            h = [[max(0.0, drive[a * n + i] + conv(h, a, i)) for i in range(n)]
+                 for a in range(c)]
             torch.testing.assert_close(y[b, t], torch.tensor(h, dtype=torch.float64).flatten(),
                                        rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(h_final[b], torch.tensor(h, dtype=torch.float64),
                                    rtol=1e-12, atol=1e-12)
 
 
-def test_wave_rnn_init_is_a_traveling_wave():
+@pytest.mark.parametrize("variant,step", [("authors", -1), ("solo", -1), ("depthwise", 1)])
+def test_wave_rnn_init_is_a_traveling_wave(variant, step):
     """With u at its init (a one-step shift) and no drive, a bump travels one position per
-    step around the ring."""
-    layer = WaveRNN(1, WaveRNNConfig(d_model=6, n_channels=1)).double()
+    step around the ring: towards lower indices with the authors' "fwd" kernel, higher with
+    the mirrored depthwise one."""
+    layer = WaveRNN(1, WaveRNNConfig(d_model=6, n_channels=2, variant=variant)).double()
     with torch.no_grad():
         layer.inp.weight.zero_()
         layer.inp.bias.zero_()
-    h0 = torch.zeros(1, 1, 6, dtype=torch.float64)
-    h0[0, 0, 0] = 1.0
+        if layer.u_bias is not None:
+            layer.u_bias.zero_()
+    h0 = torch.zeros(1, 2, 6, dtype=torch.float64)
+    h0[0, :, 0] = 1.0
     _, _, inter = layer(torch.zeros(1, 8, 1, dtype=torch.float64), {"field": h0},
                         return_intermediates=True)
-    peaks = inter.field[0, :, 0].argmax(-1).tolist()
-    assert peaks == [(t + 1) % 6 for t in range(8)]
+    for ch in range(2):
+        peaks = inter.field[0, :, ch].argmax(-1).tolist()
+        assert peaks == [(step * (t + 1)) % 6 for t in range(8)]
+
+
+def test_wave_rnn_input_inits():
+    """solo_init: every input drives position 0 of every channel with weight 1, no bias;
+    otherwise W_x ~ N(0, 0.001²)."""
+    w = WaveRNN(50, WaveRNNConfig(d_model=20, n_channels=4)).inp.weight.detach()
+    assert abs(w.std().item() - 0.001) < 1e-4
+    c, n, i = 3, 4, 5
+    layer = WaveRNN(i, WaveRNNConfig(d_model=n, n_channels=c, variant="solo"))
+    w = layer.inp.weight.detach().view(c, n, i)
+    assert torch.equal(w[:, 0], torch.ones(c, i))
+    assert torch.equal(w[:, 1:], torch.zeros(c, n - 1, i))
+    assert torch.equal(layer.inp.bias.detach(), torch.zeros(c * n))
+    with pytest.raises(ValueError, match="variant"):
+        WaveRNNConfig(variant="fwd")
 
 
 def test_config_checks():

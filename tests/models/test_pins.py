@@ -2,7 +2,11 @@
 same parameter count and, for a fixed seed, the same outputs on a small input (token and
 feature inputs, in fp64 after an fp32 initialisation). Refactors must keep these; rerecord
 only for a deliberate change of a model; ``python tests/models/test_pins.py`` records the
-names not yet pinned (a new registry name) and leaves the others as they are."""
+names not yet pinned (a new registry name) and leaves the others as they are.
+
+Each non-default version of a model (``models.cell.VARIANTS``) is pinned too, as
+``name[label]``: when a registry default changed to the authors' version, the earlier model's
+pin moved to its label, which must still build it."""
 
 import json
 from pathlib import Path
@@ -11,14 +15,28 @@ import pytest
 import torch
 
 from fastweights import models
+from fastweights.models.cell import VARIANTS
 
 PINS = Path(__file__).with_name("pins.json")
 CFG = dict(input_size=7, output_size=3)
 
 
-def _outputs(name: str, tokens: bool) -> tuple[int, list]:
+def _keys() -> dict[str, tuple[str, dict]]:
+    """Pin key → (registry name, overrides): every name, then every non-default version."""
+    keys = {name: (name, {}) for name in models.MODELS}
+    for name, versions in VARIANTS.items():
+        for label, (overrides, _) in list(versions.items())[1:]:
+            keys[f"{name}[{label}]"] = (name, overrides)
+    return keys
+
+
+KEYS = _keys()
+
+
+def _outputs(key: str, tokens: bool) -> tuple[int, list]:
+    name, overrides = KEYS[key]
     torch.manual_seed(0)
-    model = models.build(name, tokens=tokens, **CFG)
+    model = models.build(name, tokens=tokens, **CFG, **overrides)
     n = model.num_params()
     model = model.double().eval()
     g = torch.Generator().manual_seed(1)
@@ -30,7 +48,7 @@ def _outputs(name: str, tokens: bool) -> tuple[int, list]:
 
 
 def record(pins: dict) -> dict:
-    for name in sorted(set(models.MODELS) - set(pins)):
+    for name in sorted(set(KEYS) - set(pins)):
         pins[name] = {}
         for tokens, key in ((True, "tokens"), (False, "features")):
             n, y = _outputs(name, tokens)
@@ -42,7 +60,7 @@ PINNED = json.loads(PINS.read_text()) if PINS.exists() else {}
 
 
 def test_every_name_is_pinned():
-    assert sorted(PINNED) == sorted(models.MODELS)
+    assert sorted(PINNED) == sorted(KEYS)
 
 
 @pytest.mark.parametrize("name", sorted(PINNED))

@@ -13,6 +13,21 @@ sub-matrix), W_t ∈ ℝ^{(d + 2d + n_β)×d}, W_0 learned:
                                                       the y, q, k and b rows)
     output: y_t (heads concatenated, ∈ ℝ^{d_model})
 
+Initialisation of W_0 (``init``), rows by sub-matrix, std σ = 1/√d:
+
+- ``"formal"`` (default): ``SRWMlayer.reset_parameters`` in ``layers.py`` of
+  IDSIA/fwp-formal-lang at commit e0c1ce9, the code behind the formal-language results
+  (Irie, Csordás & Schmidhuber 2023): y, k rows ~ N(0, σ²), q rows ~ N(0, (0.01 σ)²), β rows
+  ~ N(−1, σ²) (``beta_init=-1``: the learning rates start near σ(−1) ≈ 0.27).
+- ``"fewshot"``: ``supervised_learning/layer.py`` of IDSIA/modern-srwm at commit 01e6cfd (the
+  paper's few-shot experiments): y, q, k rows ~ N(0, σ²), β rows ~ N(−1, σ²).
+- ``"normal"``: every row ~ N(0, σ²), as ``reinforcement_learning/torchbeast/layer.py`` there
+  (and this library's earlier cell).
+
+Differences from the authors' code: their layer reads its input directly as the heads'
+x_t (the model's embedding before it); ours projects the cell input with ``inp``. Their layer
+adds a layer-normed residual and an output projection, which our stack/readout supply.
+
 | paper | here |
 |---|---|
 | W_0 | ``W0`` [H, 3d + 4, d] |
@@ -36,15 +51,19 @@ from fastweights.layers.config import check_types
 from fastweights.ops import delta_step
 
 N_BETA = 4
+INITS = ("formal", "fewshot", "normal")
 
 
 @dataclass
 class SRWMConfig:
     d_model: int = 32
     n_heads: int = 1
+    init: str = "formal"
 
     def __post_init__(self) -> None:
         check_types(self)
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
         if self.d_model < 1 or self.n_heads < 1 or self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a positive multiple of "
                              f"n_heads ({self.n_heads})")
@@ -66,7 +85,12 @@ class SRWM(RecurrentCell):
         d = self.d
         self.rows = 3 * d + N_BETA
         self.inp = nn.Linear(input_size, config.d_model, bias=False)
-        self.W0 = nn.Parameter(torch.randn(self.H, self.rows, d) * d ** -0.5)
+        W0 = torch.randn(self.H, self.rows, d) * d ** -0.5
+        if config.init != "normal":
+            W0[:, 3 * d:] -= 1.0  # β rows, mean −1
+        if config.init == "formal":
+            W0[:, d:2 * d] *= 0.01  # q rows, std 0.01/√d
+        self.W0 = nn.Parameter(W0)
         self.groups = [d, d, d, N_BETA]
 
     def initial_values(self) -> State:

@@ -4,18 +4,44 @@ short-term trace F with its own learned decay Λ and plasticity Γ.
 
     z_t = [x_t; h_{t−1}]  (STPNr, ``recurrent=True``, registry ``stpn``)
           or x_t          (STPNf, ``recurrent=False``, registry ``stpnf``)     z ∈ ℝ^n
-    G_t = W + F_t                                     efficacy, ∈ ℝ^{d×n}
-    G̃_t = G_t / ‖G_t‖_row                             each row divided by its L2 norm
-    h_t = tanh(G̃_t z_t + b)
-    Δ_t = h_t ⊗ z_t                     (``rule="hebb"``)
-          h_t ⊗ (z_t − F_tᵀ h_t)        (``rule="oja"``)
-    F_{t+1} = Λ ⊙ (F_t / ‖G_t‖_row) + Γ ⊙ Δ_t        (``norm="before"``, the paper's)
-    F_{t+1} = (Λ ⊙ F_t + Γ ⊙ Δ_t) / ‖G_t‖_row        (``norm="after"``)
-    F_{t+1} ← clamp(F_{t+1}, −c, c)                   (when ``clamp=c`` is set)
+    G_t = W + F_t,   N_t = ‖G_t‖_row                  efficacy ∈ ℝ^{d×n}, its row norms
+    G̃_t = G_t / N_t
+    h_t = tanh(G̃_t z_t + b)                           (no b with ``bias=False``)
+    z'_t = [x_t; h_t]  (``variant="art"``: the new state, as the associative-retrieval net)
+           z_t         (``variant="demo"``/``"legacy"``, and always for STPNf)
+    F̂_t = F_t / N_t    (``norm="before"``)  or  F_t  (every other norm)
+    Δ_t = h_t ⊗ z'_t                    (``rule="hebb"``)
+          h_t ⊗ (z'_t − F̂_tᵀ h_t)       (``rule="oja"``; ``legacy``: F_t in place of F̂_t)
+    F_{t+1} = clamp(Λ ⊙ F̂_t + Γ ⊙ Δ_t)                    (``norm="before"``: time="pre")
+    F_{t+1} = clamp(Λ ⊙ F_t + Γ ⊙ Δ_t)                     (``norm="none"``)
+    F_{t+1} = P / ‖W + P‖_row,  P = clamp(Λ ⊙ F_t + Γ ⊙ Δ_t)   (``norm="post"``: time="post")
+    F_{t+1} = clamp((Λ ⊙ F_t + Γ ⊙ Δ_t) / N_t)            (``norm="after"``, this library's
+                                                          earlier option)
+    clamp(·) = clip to [−c, c] with ``clamp=c`` (identity when None)
     E_t = Σ_ij |G̃_t,ij| z_t,j²                        energy, in the intermediates
 
-F_0 = 0. Λ, Γ are per synapse (d×n; λ ~ U(0, 1), γ ~ U(−10⁻³, 10⁻³) at init) or, with
-``per_synapse=False``, one scalar each (the paper's ablation).
+F_0 = 0. Λ, Γ are per synapse (d×n) or, with ``per_synapse=False``, one scalar each (the
+paper's ablation). Initialisation, with k = d (STPNr) or k = n (STPNf) as the authors'
+``k_for_weight_init``: W, b ~ U(±1/√k), λ ~ U(0, 1), γ ~ 10⁻³·U(±1/√k); ``variant="legacy"``
+draws W, b ~ U(±1/√d) and γ ~ 10⁻³·U(±1).
+
+Variants (``variant``), following NeuromorphicComputing/stpn at commit d7b346d:
+
+- ``"art"`` (default): ``AssociativeRetrievalTask/run_art.py`` with ``Scripts/Nets.py``
+  ``NoEmbed_AssociativeNet`` and ``Scripts/STPLayers.py`` ``STPNr``/``STPNF``, configs
+  ``ART_STPN_h11.json`` (registry ``stpn``: ``norm="before"``, bias) and
+  ``ablation/ART_STPNf_h13.json`` (registry ``stpnf``: ``norm="none"``, no bias: their
+  STPNF adds no bias when it normalises G, and never normalises F). The paper's
+  associative-retrieval numbers come from these.
+- ``"demo"``: ``simple_script.py`` and the Maze wrapper (``Maze/Scripts/maze_nets.py``), whose
+  Hebbian term reads h_{t−1}.
+- ``"legacy"``: this library's earlier cell (h_{t−1} in the Hebbian term, raw F in Oja's term,
+  the init above).
+
+Differences from the authors' code: their row norm adds 10⁻¹⁶ to N_t (we divide by N_t);
+their plastic bias, learned norm gains and ``stp_prompt_decay`` options are not here; their
+STPNf still allocates (and initialises, but never uses) a bias vector, which we drop, so our
+parameter count is d smaller.
 
 | paper | here |
 |---|---|
@@ -39,7 +65,8 @@ from fastweights.layers.cell import RecurrentCell, State
 from fastweights.layers.config import check_types
 
 RULES = ("hebb", "oja")
-NORMS = ("before", "after")
+NORMS = ("before", "none", "post", "after")
+VARIANTS = ("art", "demo", "legacy")
 
 
 @dataclass
@@ -50,9 +77,13 @@ class STPNConfig:
     norm: str = "before"
     per_synapse: bool = True
     clamp: float | None = None
+    bias: bool = True
+    variant: str = "art"
 
     def __post_init__(self) -> None:
         check_types(self)
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.d_model < 1:
             raise ValueError(f"d_model must be >= 1, got {self.d_model}")
         if self.rule not in RULES:
@@ -78,11 +109,14 @@ class STPN(RecurrentCell):
         self.config = config
         d = self.d = self.out_size = config.d_model
         n = self.n = input_size + (d if config.recurrent else 0)
-        self.W = nn.Parameter(torch.empty(d, n).uniform_(-d ** -0.5, d ** -0.5))
-        self.b = nn.Parameter(torch.empty(d).uniform_(-d ** -0.5, d ** -0.5))
+        legacy = config.variant == "legacy"
+        r = (d if legacy or config.recurrent else n) ** -0.5  # 1/√k
+        self.W = nn.Parameter(torch.empty(d, n).uniform_(-r, r))
+        self.b = nn.Parameter(torch.empty(d).uniform_(-r, r)) if config.bias else None
         shape = (d, n) if config.per_synapse else (1,)
         self.lam = nn.Parameter(torch.rand(shape))
-        self.gamma = nn.Parameter(torch.empty(shape).uniform_(-1e-3, 1e-3))
+        g = 1e-3 if legacy else 1e-3 * r
+        self.gamma = nn.Parameter(torch.empty(shape).uniform_(-g, g))
 
     def init_state(self, batch: int, device=None, dtype=None) -> State:
         kw = dict(device=device, dtype=dtype)
@@ -99,17 +133,21 @@ class STPN(RecurrentCell):
         G = self.W + F  # [B, d, n]
         row_norm = G.norm(dim=-1, keepdim=True)  # [B, d, 1]
         G_tilde = G / row_norm
-        h = torch.tanh(torch.einsum("bij,bj->bi", G_tilde, z) + self.b)
+        pre = torch.einsum("bij,bj->bi", G_tilde, z)
+        h = torch.tanh(pre if self.b is None else pre + self.b)
+        z_hebb = torch.cat([x_t, h], dim=-1) if c.recurrent and c.variant == "art" else z
+        F_hat = F / row_norm if c.norm == "before" else F
         if c.rule == "hebb":
-            delta = torch.einsum("bi,bj->bij", h, z)
+            delta = torch.einsum("bi,bj->bij", h, z_hebb)
         else:
-            delta = torch.einsum("bi,bj->bij", h, z - torch.einsum("bij,bi->bj", F, h))
-        if c.norm == "before":
-            F_next = self.lam * (F / row_norm) + self.gamma * delta
-        else:
-            F_next = (self.lam * F + self.gamma * delta) / row_norm
+            F_oja = F if c.variant == "legacy" else F_hat
+            delta = torch.einsum("bi,bj->bij", h, z_hebb - torch.einsum("bij,bi->bj", F_oja, h))
+        F_next = (self.lam * F + self.gamma * delta) / row_norm if c.norm == "after" \
+            else self.lam * F_hat + self.gamma * delta
         if c.clamp is not None:
             F_next = F_next.clamp(-c.clamp, c.clamp)
+        if c.norm == "post":
+            F_next = F_next / (self.W + F_next).norm(dim=-1, keepdim=True)
         new_state = {"h": h, "F": F_next} if c.recurrent else {"F": F_next}
         if not internals:
             return h, new_state, {}

@@ -26,18 +26,36 @@ Boundary functions:
 
 Wave-RNN (``wave-rnn``): h ∈ ℝ^{c×n}, c channels on a ring of n positions, h_0 = 0:
 
-    h_{t+1} = ReLU(W_x x_t + u ⋆ h_t + b),
-    (u ⋆ h)[c, i] = u[c, 0] h[c, i−1] + u[c, 1] h[c, i] + u[c, 2] h[c, i+1]   (indices mod n)
+    h_{t+1} = ReLU(W_x x_t + b + u ⋆ h_t)
+    (u ⋆ h)[a, i] = Σ_{a'} Σ_{j=0..2} u[a, a', j] h[a', i + j − 1] + b_u[a]   (indices mod n)
 
-u is initialised to (1, 0, 0) per channel, a one-step shift: without input the field travels
-one position per step. The output at step t is h_{t+1}, flattened.
+``variant="authors"`` (default) follows ``RNN_Cell`` in ``copy/conv_rnn_model.py`` (the same
+in ``adding``, ``sMNIST``, ``psMNIST``, ``noisy_CIFAR10``) of akandykeller/Wave_RNNs at commit
+2630b88, with its wRNN sweeps' ``init='fwd'``, ReLU and kernel 3: u is a full c×c×3 circular
+convolution with its own bias b_u, initialised to the "forward" shift u[a, a, 2] = 1 (else
+0), so that without input h_{t+1}[a, i] = h_t[a, i + 1]: the field travels one position per
+step towards lower indices; W_x ~ N(0, 0.001²) (their ``solo_init='no'``), b and b_u as
+PyTorch's ``Linear`` and ``Conv1d``. ``variant="solo"`` is the same cell with the sweeps'
+``solo_init='yes'``: W_x, b = 0 except W_x[(a, 0), :] = 1 (every input drives position 0 of
+every channel). The registry default is not ``"solo"`` because with one-hot token inputs it
+makes every token drive the field identically at initialisation (tokens are told apart only
+once training has moved W_x).
+
+``variant="depthwise"`` (this library's earlier cell): u couples no channels,
+u[a, a', j] = 0 for a ≠ a', no b_u, u[a, a, 0] = 1 at init (the mirrored shift: the field
+travels towards higher indices), W_x, b as ``nn.Linear``.
+
+The output at step t is h_{t+1}, flattened.
+
+Differences from the authors' code: none in the cell (their model reads out every step's
+h_{t+1} with a linear layer, as our cell model does).
 
 | paper | here |
 |---|---|
 | s, d (TWM) | ``n_columns``, ``d_model`` |
 | A_i / W_q, W_k, W_v, p_i | ``A`` [s, d, d] / ``query``, ``key``, ``value``, ``pos`` |
 | n, c (wave-RNN) | ``d_model``, ``n_channels`` |
-| W_x, b, u | ``inp``, ``u`` |
+| W_x, b, u, b_u | ``inp``, ``u`` ([c, c, 3], or [c, 3] depthwise), ``u_bias`` |
 
 States: ``{"field": [B, s, d]}`` (TWM) and ``{"field": [B, c, n]}`` (wave-RNN).
 """
@@ -127,9 +145,13 @@ class TravelingWaveMemory(RecurrentCell):
 class WaveRNNConfig:
     d_model: int = 32
     n_channels: int = 2
+    variant: str = "authors"
 
     def __post_init__(self) -> None:
         check_types(self)
+        if self.variant not in ("authors", "solo", "depthwise"):
+            raise ValueError(f"variant must be 'authors', 'solo' or 'depthwise', "
+                             f"got {self.variant!r}")
         if self.d_model < 1 or self.n_channels < 1:
             raise ValueError(f"d_model and n_channels must be >= 1, got {self.d_model}, "
                              f"{self.n_channels}")
@@ -145,10 +167,25 @@ class WaveRNN(RecurrentCell):
 
     def __init__(self, input_size: int, config: WaveRNNConfig):
         super().__init__()
-        self.c, self.n = config.n_channels, config.d_model
-        self.out_size = self.c * self.n
-        self.inp = nn.Linear(input_size, self.c * self.n)
-        self.u = nn.Parameter(torch.tensor([1.0, 0.0, 0.0]).repeat(self.c, 1))  # [c, 3]
+        c, n = self.c, self.n = config.n_channels, config.d_model
+        self.out_size = c * n
+        self.full = config.variant != "depthwise"
+        self.inp = nn.Linear(input_size, c * n)
+        if not self.full:
+            self.u = nn.Parameter(torch.tensor([1.0, 0.0, 0.0]).repeat(c, 1))  # [c, 3]
+            self.u_bias = None
+            return
+        conv = nn.Conv1d(c, c, 3)  # PyTorch's default init of the bias
+        self.u = nn.Parameter(torch.zeros(c, c, 3))
+        self.u_bias = nn.Parameter(conv.bias.detach().clone())
+        with torch.no_grad():
+            self.u[torch.arange(c), torch.arange(c), 2] = 1.0
+            if config.variant == "authors":
+                self.inp.weight.normal_(0.0, 0.001)
+            else:
+                self.inp.weight.zero_()
+                self.inp.bias.zero_()
+                self.inp.weight.view(c, n, input_size)[:, 0] = 1.0
 
     def init_state(self, batch: int, device=None, dtype=None) -> State:
         return {"field": torch.zeros(batch, self.c, self.n, device=device, dtype=dtype)}
@@ -158,7 +195,10 @@ class WaveRNN(RecurrentCell):
 
     def cell(self, x_t: Tensor, state: State, internals: bool) -> tuple[Tensor, State, dict]:
         h = state["field"]  # [B, c, n]
-        u = self.u.unsqueeze(-1)  # [c, 3, 1]
-        conv = u[:, 0] * h.roll(1, -1) + u[:, 1] * h + u[:, 2] * h.roll(-1, -1)
+        shifted = torch.stack([h.roll(1, -1), h, h.roll(-1, -1)], dim=-1)  # h[·, i + j − 1]
+        if self.full:
+            conv = torch.einsum("abj,Bbij->Bai", self.u, shifted) + self.u_bias.unsqueeze(-1)
+        else:
+            conv = torch.einsum("aj,Baij->Bai", self.u, shifted)
         h = torch.relu(self.inp(x_t).view(-1, self.c, self.n) + conv)
         return h.flatten(1), {"field": h}, {"field": h} if internals else {}

@@ -32,10 +32,11 @@ from fastweights.layers.plasticity import (
 )
 from fastweights.layers.recurrent_fwp import (
     DeltaLSTM,
+    DeltaLSTMConfig,
     DeltaRNN,
+    DeltaRNNConfig,
     RDNConfig,
     RecurrentDeltaNet,
-    RecurrentFWPConfig,
 )
 from fastweights.layers.rnn import ElmanCell, ElmanConfig
 from fastweights.layers.srwm import SRWM, SRWMConfig
@@ -100,8 +101,8 @@ def cell_spec(cell: type[RecurrentCell], layer_config: type, paper: str,
 
 
 CONFIGS = {(c, cell): cell_config(cell, c) for c, cell in [
-    (ElmanConfig, ElmanCell), (RecurrentFWPConfig, DeltaRNN),
-    (RecurrentFWPConfig, DeltaLSTM), (RDNConfig, RecurrentDeltaNet), (SRWMConfig, SRWM),
+    (ElmanConfig, ElmanCell), (DeltaRNNConfig, DeltaRNN),
+    (DeltaLSTMConfig, DeltaLSTM), (RDNConfig, RecurrentDeltaNet), (SRWMConfig, SRWM),
     (STPNConfig, STPN), (BaFastWeightsConfig, BaFastWeights),
     (PlasticRNNConfig, PlasticRNN), (TWMConfig, TravelingWaveMemory),
     (WaveRNNConfig, WaveRNN)]}
@@ -111,12 +112,12 @@ _STPN = "Rodriguez, Guo & Moraitis 2022"
 _TWM = "Karuvally, Sejnowski & Siegelmann 2024"
 
 SPECS = {
-    "delta-rnn": cell_spec(DeltaRNN, RecurrentFWPConfig, _IRIE_2021),
-    "delta-lstm": cell_spec(DeltaLSTM, RecurrentFWPConfig, _IRIE_2021),
+    "delta-rnn": cell_spec(DeltaRNN, DeltaRNNConfig, _IRIE_2021),
+    "delta-lstm": cell_spec(DeltaLSTM, DeltaLSTMConfig, _IRIE_2021),
     "rdn": cell_spec(RecurrentDeltaNet, RDNConfig, _IRIE_2021),
     "srwm": cell_spec(SRWM, SRWMConfig, "Irie, Schlag, Csordás & Schmidhuber 2022"),
     "stpn": cell_spec(STPN, STPNConfig, _STPN, recurrent=True),
-    "stpnf": cell_spec(STPN, STPNConfig, _STPN, recurrent=False),
+    "stpnf": cell_spec(STPN, STPNConfig, _STPN, recurrent=False, norm="none", bias=False),
     "fast-weights-ba": cell_spec(BaFastWeights, BaFastWeightsConfig, "Ba et al. 2016"),
     "plastic-rnn": cell_spec(PlasticRNN, PlasticRNNConfig, "Miconi et al. 2018, 2019"),
     "twm": cell_spec(TravelingWaveMemory, TWMConfig, _TWM, boundary="lbc"),
@@ -126,3 +127,60 @@ SPECS = {
     "irnn": cell_spec(ElmanCell, ElmanConfig, "Le, Jaitly & Hinton 2015",
                       nonlinearity="relu", identity_init=True),
 }
+
+# Each name's versions of the authors' code: label → (config overrides, what it is). The
+# first is the registry default (its overrides are the preset); the layer modules' docstrings
+# name the file and commit each follows. ``fastweights models --variants`` prints this.
+VARIANTS: dict[str, dict[str, tuple[dict, str]]] = {
+    "stpn": {
+        "art": ({}, "associative-retrieval net: Hebbian term on [x_t; h_t] (run_art.py)"),
+        "demo": ({"variant": "demo"}, "Hebbian term on [x_t; h_{t-1}] (simple_script.py, Maze)"),
+        "legacy": ({"variant": "legacy"}, "earlier cell: h_{t-1}, gamma ~ 1e-3 U(+-1)"),
+    },
+    "stpnf": {
+        "art": ({}, "no bias, F not normalised (STPNF, ART_STPNf_h13.json)"),
+        "legacy": ({"variant": "legacy", "norm": "before", "bias": True},
+                   "earlier cell: bias, F / ||G|| before the update"),
+    },
+    "delta-rnn": {
+        "lm": ({}, "ELU+1 sum-normalised q, k; 4 heads (CudaFastRNNv2Layer, LM)"),
+        "rl": ({"variant": "rl", "n_heads": 1},
+               "softmax q, k as the RL layer, one head, a slow bias (earlier cell)"),
+    },
+    "delta-lstm": {
+        "v4": ({}, "identity candidate, ELU+1 q, k, a query per gate (LM, Table 2)"),
+        "v2": ({"variant": "v2"},
+               "sigmoid candidate, softmax q, k, one shared query, bias (earlier cell)"),
+    },
+    "srwm": {
+        "formal": ({}, "W_q rows std 0.01/sqrt(d), beta rows mean -1 (fwp-formal-lang)"),
+        "fewshot": ({"init": "fewshot"}, "beta rows mean -1 (modern-srwm supervised)"),
+        "normal": ({"init": "normal"}, "every row N(0, 1/d) (modern-srwm RL; earlier cell)"),
+    },
+    "wave-rnn": {
+        "authors": ({}, "full c x c x 3 circular conv, 'fwd' init, W_x ~ N(0, 0.001^2)"),
+        "solo": ({"variant": "solo"}, "as authors, with the sweeps' solo_init (input at pos. 0)"),
+        "depthwise": ({"variant": "depthwise"}, "per-channel kernel, mirrored shift (earlier)"),
+    },
+    "fast-weights-ba": {
+        "paper": ({}, "Ba et al.'s equations (no code released)"),
+        "stpn": ({"variant": "stpn", "decay": 0.9, "activation": "tanh"},
+                 "STPN repository's baseline: LayerNorm on h0, two updates per step"),
+    },
+    "plastic-rnn": {
+        "maze": ({}, "scalar modulator, clip 1, 0.01 U(0,1) init (backpropamine maze)"),
+        "simple-maze": ({"variant": "simple-maze"}, "modulator fanned out per neuron, clip 2"),
+        "legacy": ({"variant": "legacy"}, "earlier cell: U(+-1/sqrt(d)) init"),
+    },
+}
+
+
+def describe_variants() -> str:
+    """The table of ``VARIANTS``: name, label, the overrides that select it, what it is."""
+    lines = [f"{'model':<16} {'variant':<12} {'overrides':<48} follows",
+             "(the first variant of each model is its registry default)"]
+    for name, versions in VARIANTS.items():
+        for label, (overrides, what) in versions.items():
+            flags = " ".join(f"{k}={v}" for k, v in overrides.items()) or "(default)"
+            lines.append(f"{name:<16} {label:<12} {flags:<48} {what}")
+    return "\n".join(lines)
