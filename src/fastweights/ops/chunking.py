@@ -61,6 +61,23 @@ def segsum(g: Tensor) -> Tensor:
     return out.masked_fill(~ones.tril(), float("-inf"))
 
 
+FACTORED_LOG_DECAY = 30.0
+
+
+def factored_decays_ok(b: Tensor) -> bool:
+    """Whether the decays of a chunk may be factored, exp(b_t − b_s) = e^{b_t} · e^{−b_s}.
+
+    b: the log-decays from each chunk's start, [..., C, ·] (cumulative sums of g ≤ 0, most
+    negative at the chunk end). Factoring is exact to rounding while every |b| ≤ 30 (e^{±30}
+    stays finite, and the rounding of b costs at most 30·ε relative); past that, or where
+    reading that bound would sync a device or break a ``torch.compile`` graph, the forms use
+    the pairwise sums, which hold for any gate.
+    """
+    if b.device.type != "cpu" or torch.compiler.is_compiling() or b.numel() == 0:
+        return False
+    return bool(b[..., -1, :].min() >= -FACTORED_LOG_DECAY)
+
+
 def chunk_decays(g: Tensor, dim: int = -1) -> tuple[Tensor, Tensor]:
     """Within-chunk log-decays from the chunked log-gates g (steps along ``dim``).
 

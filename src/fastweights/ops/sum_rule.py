@@ -91,12 +91,22 @@ def chunk_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, *, scale: float
         o = scale * (qc @ S_prev + (qc @ kc.mT).tril() @ vc)
         S = S0 + dS.sum(2) if output_final_state else None
         return chunking.from_chunks(o, T).to(dtype), S
-    # b: log-decay from the chunk start, c: to the chunk end; every exponent below is ≤ 0
     gc = chunking.to_chunks(g.to(ct), C)  # [B, H, N, C] or [B, H, N, C, K]
-    if g.dim() == 3:
-        b, c = (x[..., None] for x in chunking.chunk_decays(gc))  # [B, H, N, C, 1]
-        intra = ((qc @ kc.mT) * chunking.segsum(gc).exp()) @ vc
-        q_in, k_in, decay = qc * b.exp(), kc * c.exp(), b[..., -1:, :].exp()  # decay [.., 1, 1]
+    gc = gc[..., None] if g.dim() == 3 else gc  # [B, H, N, C, 1 or K]
+    # b: log-decay from the chunk start through step t
+    b = gc.cumsum(-2)
+    if chunking.factored_decays_ok(b):
+        # e^{b_t − b_s} = e^{b_t} e^{−b_s}: one masked matmul, no pairwise tensor
+        eb, e_neg = b.exp(), (-b).exp()
+        q_in, total = qc * eb, eb[..., -1:, :]  # total: e^{b_C}, [B, H, N, 1, 1 or K]
+        intra = (q_in @ (kc * e_neg).mT).tril() @ vc
+        k_in, decay = kc * (e_neg * total), total.mT  # decay [B, H, N, 1 or K, 1]
+    elif g.dim() == 3:
+        # every exponent below is ≤ 0 and summed without differences (chunk_decays, segsum)
+        b, c = chunking.chunk_decays(gc[..., 0])
+        intra = ((qc @ kc.mT) * chunking.segsum(gc[..., 0]).exp()) @ vc
+        q_in, k_in = qc * b.exp()[..., None], kc * c.exp()[..., None]
+        decay = b[..., -1:, None].exp()  # [B, H, N, 1, 1]
     else:
         intra, q_in, k_in, decay = per_key_blocks(qc, kc, vc, gc)  # decay [B, H, N, K, 1]
     dS = k_in.mT @ vc  # [B, H, N, K, V]
