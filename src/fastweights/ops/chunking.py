@@ -7,6 +7,7 @@ steps (heads first, so every matmul is batched over (B, H, N)).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -29,17 +30,18 @@ def stack_steps(outs: list[Tensor], B: int, H: int, V: int, like: Tensor) -> Ten
 
 
 def to_chunks(x: Tensor, chunk_size: int) -> Tensor:
-    """[B, T, H, *D] → [B, H, N, C, *D], zero-padding T up to N·C.
+    """[B, T, H, *D] → [B, H, N, C, *D], zero-padding T up to N·C: one copy into a
+    contiguous buffer, so that every batched matmul on it runs without another.
 
     Zero is the neutral value of every argument the chunk kernels take (q, k, v, β, g):
     a padded step writes and decays nothing, so the final state is unchanged.
     """
     B, T, H = x.shape[:3]
     n = -(-T // chunk_size)
-    pad = n * chunk_size - T
-    if pad:
-        x = torch.cat([x, x.new_zeros(B, pad, *x.shape[2:])], dim=1)
-    return x.movedim(2, 1).reshape(B, H, n, chunk_size, *x.shape[3:])
+    x = x.movedim(2, 1)  # [B, H, T, *D]
+    if n * chunk_size > T:
+        x = F.pad(x, (0, 0) * (x.dim() - 3) + (0, n * chunk_size - T))
+    return x.contiguous().reshape(B, H, n, chunk_size, *x.shape[3:])
 
 
 def from_chunks(x: Tensor, T: int) -> Tensor:
