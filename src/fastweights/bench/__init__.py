@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from fastweights.bench import ops
+from fastweights.bench import ops, tune
 
-BENCHMARKS = {"ops": ops.main}
+BENCHMARKS = {"ops": ops.main, "tune": tune.main}
 
 
 def main(argv: list[str]) -> int:
