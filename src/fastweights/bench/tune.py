@@ -4,8 +4,9 @@ shape regime, for training (forward + backward) and for inference (forward only)
 Run as ``fastweights bench tune --threads 1``; it prints the measurements and rewrites
 ``fastweights/ops/auto_table.py`` (``--out`` to write elsewhere, ``--dry-run`` to only print).
 
-Regimes (``ops.auto_table.REGIMES``): many small heads, K = V = 16 with B·H = 256, and large
-heads, K = V = 64 with B·H = 8; lengths T ∈ {16, 64, 256, 1024, 4096}. Candidates: the
+Regimes (``ops.auto_table.REGIMES``): many small heads, K = V = 16 with B·H = 64, lengths
+T ∈ {16, 64, 256, 1024}, and large heads, K = V = 64 with B·H = 8, T ∈ {16, 64, 256, 1024,
+4096}. Candidates: the
 recurrent form (skipped from T = 1024 on when a chunk form exists: it loses there by an
 order of magnitude), the parallel form up to T = 256 (not for a per-key gate: T²·K memory)
 and the chunk form at C ∈ {16, 32, 64} (C ≤ T). Each is timed as the minimum CPU time
@@ -26,8 +27,8 @@ import torch
 from fastweights.ops import RULES, auto_table, dispatch, sampling
 
 CHUNKS = (16, 32, 64)
-LENGTHS = (16, 64, 256, 1024, 4096)
-SHAPES = {"small": dict(B=64, H=4, K=16, V=16), "large": dict(B=2, H=4, K=64, V=64)}
+SHAPES = {"small": dict(B=16, H=4, K=16, V=16, lengths=(16, 64, 256, 1024)),
+          "large": dict(B=2, H=4, K=64, V=64, lengths=(16, 64, 256, 1024, 4096))}
 
 
 def cpu_time(fn: Callable[[], object], reps: int) -> float:
@@ -70,7 +71,7 @@ def measure(case: sampling.Case, form: str, chunk: int, T: int, shape: dict, rep
     return cpu_time(run, reps)
 
 
-def tune(rules: list[str] | None, lengths, shapes: dict, reps: int, log=print) -> dict:
+def tune(rules: list[str] | None, shapes: dict, reps: int, log=print) -> dict:
     table: dict = {}
     seen = set()
     for rule in RULES.values():
@@ -82,10 +83,11 @@ def tune(rules: list[str] | None, lengths, shapes: dict, reps: int, log=print) -
             if variant in seen or len(rule.forms) == 1:
                 continue
             seen.add(variant)
-            for regime, shape in shapes.items():
+            for regime, spec in shapes.items():
+                shape = {n: v for n, v in spec.items() if n != "lengths"}
                 for mode in ("train", "infer"):
                     row = []
-                    for T in lengths:
+                    for T in spec["lengths"]:
                         times = {(f, c): measure(case, f, c, T, shape, reps, mode == "train")
                                  for f, c in candidates(rule, variant, T)}
                         (form, chunk), best = min(times.items(), key=lambda kv: kv[1])
@@ -128,7 +130,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="fastweights bench tune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
-    parser.add_argument("--reps", type=int, default=3, help="timed calls per candidate (min)")
+    parser.add_argument("--reps", type=int, default=2, help="timed calls per candidate (min)")
     parser.add_argument("--rules", nargs="+", default=None, help="only these rules")
     parser.add_argument("--quick", action="store_true",
                         help="tiny shapes and two lengths; prints only (implies --dry-run)")
@@ -137,13 +139,14 @@ def main(argv: list[str]) -> int:
                         help="where to write the table (default: the package's own)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    shapes, lengths, reps = SHAPES, LENGTHS, args.reps
+    shapes, reps = SHAPES, args.reps
     if args.quick:
-        shapes = {"small": dict(B=2, H=2, K=8, V=8), "large": dict(B=1, H=1, K=40, V=8)}
-        lengths, reps = (16, 64), 1
+        shapes = {"small": dict(B=2, H=2, K=8, V=8, lengths=(16, 64)),
+                  "large": dict(B=1, H=1, K=40, V=8, lengths=(16, 64))}
+        reps = 1
     print("| variant | regime | mode | T | ms (min CPU time) per candidate | pick |")
     print("|---|---|---|---|---|---|", flush=True)
-    table = tune(args.rules, lengths, shapes, reps, log=lambda s: print(s, flush=True))
+    table = tune(args.rules, shapes, reps, log=lambda s: print(s, flush=True))
     if not (args.quick or args.dry_run):
         old = {k: v for k, v in auto_table.TABLE.items() if k not in table}
         write(old | table, args.out, args.threads,
