@@ -60,3 +60,15 @@ def test_naive_baseline_matches_reference():
     err = bench_ops.gate(delta, "baseline", fn=lambda x, s0: bench_ops.naive_chunk_delta_rule(
         *x, scale=x[0].shape[-1] ** -0.5, chunk_size=16, initial_state=s0))
     assert err <= 1e-10
+
+
+def test_models_benchmark_quick(capsys, tmp_path):
+    path = tmp_path / "models.csv"
+    assert bench.main(["models", "--quick", "--models", "deltanet", "transformer",
+                       "--csv", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# fastweights bench models\nmachine: ")
+    for name in ("deltanet", "transformer"):
+        assert f"| {name} | " in out
+    assert "aten ops per step" in out and "tokens/s" in out
+    assert len(path.read_text().splitlines()) == 1 + 2 * 2 + 2 * 2

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from fastweights.bench import ops, tune
+from fastweights.bench import models, ops, tune
 
-BENCHMARKS = {"ops": ops.main, "tune": tune.main}
+BENCHMARKS = {"models": models.main, "ops": ops.main, "tune": tune.main}
 
 
 def main(argv: list[str]) -> int:
