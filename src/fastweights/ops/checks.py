@@ -173,8 +173,13 @@ def check_values(rule: Rule, tensors: Sequence[Tensor], initial_state) -> None:
     named = [(n, d, x) for n, d, x in named if x.numel()]
     if not named:
         return
-    extremes = torch.stack([torch.stack(torch.aminmax(x.detach())).double()
-                            for _, _, x in named]).tolist()
+    with torch.no_grad():
+        pairs = [torch.aminmax(x) for _, _, x in named]
+        flat = [t for pair in pairs for t in pair]
+        if len({t.dtype for t in flat}) > 1:
+            flat = [t.double() for t in flat]
+        values = torch.stack(flat).tolist()
+    extremes = zip(values[::2], values[1::2], strict=True)
     for (name, domain, _), (lo, hi) in zip(named, extremes, strict=True):
         if not (math.isfinite(lo) and math.isfinite(hi)):
             _fail(f"{name} contains NaN or Inf values")
