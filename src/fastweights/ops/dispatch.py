@@ -65,7 +65,7 @@ def auto_choice(rule: Rule, tensors: Sequence[Tensor], dims: dict[str, int],
     T = dims["T"]
     if T <= 1 or len(rule.forms) == 1:
         return "recurrent", chunk_size
-    # the table is measured on CPU; elsewhere the chunk form (or its kernel) serves
+    # the table is measured for the torch forms on CPU; elsewhere the chunk form serves
     entry = auto_table.TABLE.get(variant(rule, tensors)) if tensors[0].is_cpu else None
     if entry is None:
         return ("chunk" if "chunk" in rule.forms else "recurrent"), chunk_size
@@ -83,14 +83,17 @@ def execute(rule: Rule, tensors: Sequence[Tensor], dims: dict[str, int], *,
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     name = resolve_form(rule, form, dims["T"])
-    if name == "auto":
-        name, chunk_size = auto_choice(rule, tensors, dims, chunk_size)
     scale = dims["K"] ** -0.5 if scale is None else scale
+    # under "auto" an fla kernel runs as the chunk form (for T > 1); where none serves, the
+    # torch forms take the measured table's choice
+    wanted = ("chunk" if dims["T"] > 1 else "recurrent") if name == "auto" else name
     if dims["T"] == 0:
         name = "recurrent"
-    elif (kernel := fla.pick(rule, backend, name, tensors, dims, cu_seqlens)) is not None:
+    elif (kernel := fla.pick(rule, backend, wanted, tensors, dims, cu_seqlens)) is not None:
         return kernel(*tensors, scale=scale, initial_state=initial_state,
                       output_final_state=output_final_state, cu_seqlens=cu_seqlens)
+    elif name == "auto":
+        name, chunk_size = auto_choice(rule, tensors, dims, chunk_size)
     fn = rule.forms[name]
     kwargs = {"scale": scale} | ({"chunk_size": chunk_size} if name == "chunk" else {})
     if cu_seqlens is None:
