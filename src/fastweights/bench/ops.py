@@ -11,7 +11,8 @@ Run as ``fastweights bench ops --threads 2`` (``--csv out.csv`` also writes ever
    against it (float32, ≤ 1e-4). A rule or peer whose gate fails gets no ratio: its rows
    say "correctness check failed";
 3. times per call in two regimes, many small heads (B=64, H=4, K=V=16, T ∈ {128, 512}) and
-   long sequences (B=2, H=4, K=V=64, T = 2048), with speed-ups over the recurrent form;
+   long sequences (B=2, H=4, K=V=64, T = 2048), with speed-ups over the recurrent form
+   (the parallel form only up to T = 256);
 4. peers side by side with our ``form="auto"`` at the same shapes: flash-linear-attention's
    pure-torch references and transformers' ``torch_chunk_gated_delta_rule``
    (``fastweights[bench]``), as peer time / our time (> 1: ours is faster);
@@ -412,7 +413,9 @@ def main(argv: list[str]) -> int:
             for T in args.lengths or r["lengths"]:
                 xs = case.inputs(r["B"], T, r["H"], r["K"], r["V"], torch.float32)
                 calls = {}
-                forms = [*case.forms, "auto"]
+                # the quadratic form is for short sequences (a T×T solve per head)
+                forms = [f for f in case.forms if not (f == "parallel" and T > 256)]
+                forms.append("auto")
                 for form in forms:
                     def run(x, form=form, case=case):
                         return case.run(x, form, **({"chunk_size": C} if form == "chunk"
