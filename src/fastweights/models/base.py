@@ -134,8 +134,8 @@ class SequenceModel(nn.Module):
             if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
                 raise ValueError(f"{name} must hold integer token ids, got dtype {x.dtype}")
             # one reduction and one host read; none while torch.compile traces (a graph break)
-            compiling = torch.compiler.is_compiling()
-            lo, hi = (0, 0) if compiling or not x.numel() else torch.aminmax(x).tolist()
+            skip = torch.compiler.is_compiling() or not x.numel()
+            lo, hi = (0, 0) if skip else torch.stack(torch.aminmax(x)).tolist()
             if lo < 0 or hi >= c.input_size:
                 raise ValueError(f"{name} holds token ids in [{lo}, {hi}], outside "
                                  f"[0, {c.input_size})")
