@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test lint clean
+.PHONY: demo test test-neurogym lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) -e '.[dev]'
+	$(PIP) -e '.[dev,rl]'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -25,5 +25,11 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -q src tests
 
+# neurogym pins numpy 2.2, matplotlib 3.10 and gymnasium 0.29, so its extra gets its own venv
+test-neurogym:
+	$(PYTHON) -m venv .venv-neurogym
+	.venv-neurogym/bin/python -m pip install --quiet -c constraints.txt -e '.[neurogym,dev]'
+	.venv-neurogym/bin/python -m pytest -q tests/tasks/test_neurogym.py
+
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) .venv-neurogym runs

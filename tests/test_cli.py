@@ -49,6 +49,8 @@ def test_help_runs(capsys):
     (["train", "--resume", "nowhere"], "no config.json there"),
     (["eval", "nowhere"], "no config.json there"),
     (["sweep", "missing.toml"], "config file missing.toml does not exist"),
+    (["train", "--precision", "bf16", "--device", "cpu"], "bf16 autocasts on CUDA only"),
+    (["train", "--train.precision=fp8"], "train.precision must be fp32 or bf16"),
 ])
 def test_bad_config_fails_before_training(argv, match, capsys):
     assert exit_code(argv) == 2
@@ -56,16 +58,16 @@ def test_bad_config_fails_before_training(argv, match, capsys):
     assert match in err and err.count("\n") <= 3
 
 
-def test_train_and_compare(tmp_path, capsys):
+def test_train_and_compare(tmp_path, capfd):
     assert main(["train", "--steps", "4", "--eval-every", "2", "--model.d_model=16",
                  "--task.test_size=32", "--out", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run" / "metrics.jsonl").read_text().count("\n") == 2
     assert main(["eval", str(tmp_path / "run"), "--task.n_pairs=6"]) == 0
-    assert "test/accuracy" in capsys.readouterr().out
+    assert "test/accuracy" in capfd.readouterr().out
     assert main(["compare", "--models", "deltanet,lstm", "--params", "5000", "--steps", "4",
                  "--eval-every", "2", "--workers", "1", "--task.test_size=32",
                  "--out", str(tmp_path / "cmp")]) == 0
-    out = capsys.readouterr().out
+    out = capfd.readouterr().out
     assert "| deltanet |" in out and "| lstm |" in out
     assert (tmp_path / "cmp" / "results.md").read_text().count("|") > 20
     assert (tmp_path / "cmp" / "learning_curves.png").stat().st_size > 1000
@@ -73,12 +75,52 @@ def test_train_and_compare(tmp_path, capsys):
     assert main(["compare", "--models", "deltanet,lstm", "--params", "5000", "--steps", "4",
                  "--eval-every", "2", "--workers", "1", "--task.test_size=32",
                  "--out", str(tmp_path / "cmp")]) == 0
-    assert "0 run(s), 2 already finished" not in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        main(["compare", "--models", "deltanet,lstm", "--params", "5000", "--steps", "6",
-              "--eval-every", "2", "--workers", "1", "--task.test_size=32",
-              "--out", str(tmp_path / "cmp")])
-    assert "holds a different experiment (differs in train.steps)" in capsys.readouterr().err
+    out = capfd.readouterr().out
+    assert "2 run(s), 2 already finished" in out
+    assert "deltanet-assoc-retrieval-lr0.003-4steps-s0-" in out or "| deltanet |" in out
+    # other settings into the same folder (the README's compare after `make demo`) get their
+    # own run folders, named as `train` names them; the first runs stay
+    before = sorted(p.name for p in (tmp_path / "cmp").iterdir() if p.is_dir())
+    assert main(["compare", "--models", "deltanet,lstm", "--params", "5000", "--steps", "6",
+                 "--eval-every", "2", "--workers", "1", "--task.test_size=32",
+                 "--out", str(tmp_path / "cmp")]) == 0
+    after = sorted(p.name for p in (tmp_path / "cmp").iterdir() if p.is_dir())
+    assert set(before) < set(after) and len(after) == 4
+    assert all("-6steps-" in n for n in set(after) - set(before))
+    assert "step 2/6" in capfd.readouterr().out  # one progress line per evaluation
+
+
+def test_one_naming_rule():
+    from fastweights.cli import default_run_dir
+    from fastweights.train.config import resolve
+    from fastweights.train.naming import run_name
+    from fastweights.train.sweep import Sweep
+
+    exp = resolve(flags={"model": {"d_model": "16"}, "task": {}, "train": {"steps": "7"}})
+    sweep = Sweep(models=["deltanet"], tasks=["assoc-retrieval"], model={"d_model": 16},
+                  train={"steps": 7})
+    assert default_run_dir(exp).name == run_name(exp) == sweep.experiments()[0][0]
+
+
+def test_quick_budget_env(tmp_path, monkeypatch):
+    """FASTWEIGHTS_MAX_STEPS caps the steps, evaluation interval and held-out sets."""
+    monkeypatch.setenv("FASTWEIGHTS_MAX_STEPS", "3")
+    assert main(["train", "--model.d_model=16", "--out", str(tmp_path / "r")]) == 0
+    import json
+
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["train"]["steps"] == 3 and config["train"]["eval_every"] == 3
+    assert config["task"]["test_size"] == 64
+    monkeypatch.setenv("FASTWEIGHTS_MAX_STEPS", "many")
+    assert exit_code(["train", "--out", str(tmp_path / "s")]) == 2
+
+
+def test_compile_runs_on_cpu(tmp_path):
+    """--compile trains through torch.compile (inductor on CPU) to the same kind of run."""
+    assert main(["train", "--model", "lstm", "--model.d_model=8", "--steps", "2",
+                 "--eval-every", "2", "--task.test_size=16", "--compile",
+                 "--out", str(tmp_path / "c")]) == 0
+    assert (tmp_path / "c" / "result.json").exists()
 
 
 def test_lists(capsys):

@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from fastweights import models, tasks
+from fastweights import analyze, models, sampling, tasks
+from fastweights.reproduce import command as reproduce_command
 
 DEMO_MODELS = "linear-transformer,deltanet,lstm"
 OVERRIDES_HELP = ("Any config field can be set with a dotted flag: --model.KEY=VALUE, "
@@ -27,6 +28,12 @@ def _train_options(p: argparse.ArgumentParser, steps: int | None) -> None:
     p.add_argument("--seed", type=int, help="seed of weights and data (default 0)")
     p.add_argument("--threads", type=int, help="intra-op threads per training process "
                    "(default 1)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                   help="where to train (default auto: CUDA when available)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), help="bf16: autocast the "
+                   "forward pass and loss to bfloat16, CUDA only (default fp32)")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="train through torch.compile (needs a C++ compiler on CPU)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
                        description="Train one model on one task; the run folder gets "
                        "config.json, metrics.jsonl, checkpoints and result.json. Also runs "
                        "under `torchrun --nproc-per-node N -m fastweights train ...`.",
-                       epilog=OVERRIDES_HELP)
+                       epilog=OVERRIDES_HELP + " Example: fastweights train "
+                       "examples/experiment.toml --train.steps=300")
     p.add_argument("config", nargs="?", help="optional TOML experiment file with [model], "
                    "[task] and [train] tables (flags override it)")
     p.add_argument("--model", help="registry name of the model (default deltanet; "
@@ -74,10 +82,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="run a grid of models x tasks x lrs x seeds",
                        description="Run the grid of a TOML sweep file in parallel worker "
                        "processes, skipping finished runs and resuming unfinished ones; write "
-                       "results.md, results.csv and plots. See fastweights.train.sweep for "
-                       "the file format.")
+                       "results.md, results.csv and plots; with --ray, on a Ray cluster. "
+                       "The file format: examples/sweep.toml and fastweights.train.sweep.",
+                       epilog="Example: fastweights sweep examples/sweep.toml")
     p.add_argument("file", help="TOML sweep file")
     p.add_argument("--workers", type=int, help="override the file's worker count")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run each run as a Ray task on the cluster at ADDRESS (`auto`: the "
+                   "running one; no ADDRESS: a local one); `out` must be a shared folder "
+                   "(needs pip install 'fastweights[ray]')")
 
     p = sub.add_parser("eval", help="evaluate a trained run, e.g. on longer sequences",
                        description="Evaluate a run's checkpoint on its task's held-out sets; "
@@ -92,17 +105,7 @@ def _parser() -> argparse.ArgumentParser:
                        "outcome with the claim and write docs/results/NAME.md with its table, "
                        "plots, command, budget and verdict. Finished runs are reused, killed "
                        "ones resumed.")
-    p.add_argument("names", nargs="*", help="reproductions to run (`--list` shows them; "
-                   "`all` runs every one)")
-    p.add_argument("--list", action="store_true", help="list the reproductions and exit")
-    p.add_argument("--quick", action="store_true", help="a few steps of each, to check the "
-                   "pipeline end to end (the verdict then means nothing)")
-    p.add_argument("--workers", type=int, default=2, help="parallel training processes "
-                   "(default %(default)s)")
-    p.add_argument("--out", default=None, help="report folder (default docs/results, or "
-                   "runs/reproduce-quick/docs with --quick)")
-    p.add_argument("--runs", default="runs/reproduce", help="folder of the training runs "
-                   "(default %(default)s)")
+    reproduce_command.add_arguments(p)
 
     sub.add_parser("models", help="list the models with their paper, parameters, state size",
                    description="List every registered model with its paper and, at its "
@@ -114,10 +117,16 @@ def _parser() -> argparse.ArgumentParser:
                        description="Run a benchmark; `fastweights bench ops --help` lists its "
                        "options.", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER, help="benchmark name and its options")
+    analyze.add_parser(sub)
     sub.add_parser("rules", help="list the update rules: recurrence, paper, arguments with "
                    "domains, state, forms, backends", add_help=False,
                    description="List every update rule of fastweights.ops from its "
                    "declaration; `fastweights rules --help` lists the options.")
+    sub.add_parser("rl", help="train a recurrent agent with A2C/PPO (`fastweights rl -h`)",
+                   description="Train a recurrent agent on an environment; `fastweights rl "
+                   "--help` lists the options.", add_help=False).add_argument(
+                       "args", nargs=argparse.REMAINDER, help="the options of `fastweights rl`")
+    sampling.add_parsers(sub)
     return parser
 
 
@@ -127,7 +136,8 @@ def _flags(args, rest: list[str]) -> dict[str, dict[str, str]]:
 
     flags = config.parse_dotted(rest)
     shortcuts = {"steps": args.steps, "lr": args.lr, "batch_size": args.batch_size,
-                 "eval_every": args.eval_every, "seed": args.seed, "threads": args.threads}
+                 "eval_every": args.eval_every, "seed": args.seed, "threads": args.threads,
+                 "device": args.device, "precision": args.precision, "compile": args.compile}
     flags["train"] = {k: str(v) for k, v in shortcuts.items() if v is not None} | flags["train"]
     return flags
 
@@ -136,7 +146,8 @@ def _experiment(args, rest: list[str], model: str | None):
     from fastweights.train import config
 
     file = config.read_toml(args.config) if getattr(args, "config", None) else None
-    return config.resolve(file, _flags(args, rest), model=model, task=args.task)
+    exp = config.resolve(file, _flags(args, rest), model=model, task=args.task)
+    return config.capped(exp)
 
 
 def _list_models() -> None:
@@ -153,13 +164,11 @@ def _list_models() -> None:
 
 
 def default_run_dir(exp) -> Path:
-    """``runs/MODEL-TASK-lrLR-STEPS-sSEED-HASH``: runs of other settings never share it."""
-    import hashlib
-    import json
+    """``runs/<run name>`` (``fastweights.train.naming``): runs of other settings never
+    share it."""
+    from fastweights.train.naming import run_name
 
-    digest = hashlib.sha1(json.dumps(exp.to_dict(), sort_keys=True).encode()).hexdigest()[:6]
-    return Path("runs") / (f"{exp.model.name}-{exp.task.name.replace(':', '-')}-"
-                           f"lr{exp.train.lr:g}-{exp.train.steps}steps-s{exp.train.seed}-{digest}")
+    return Path("runs") / run_name(exp)
 
 
 def _resumed(args, rest):
@@ -259,45 +268,22 @@ def _check_bench_args(argv: list[str]) -> None:
                              f"rules: {', '.join(sorted(RULES))}")
 
 
-def _reproduce(args, rest, parser) -> int:
-    import time
-
-    from fastweights.reproduce import REPRODUCTIONS, write_report
-
-    if rest:
-        parser.error(f"unrecognised arguments: {' '.join(rest)}")
-    if args.list or not args.names:
-        for name, r in REPRODUCTIONS.items():
-            print(f"{name:<22} {r.paper}\n{'':<22} {r.claim}\n")
-        return 0
-    names = list(REPRODUCTIONS) if args.names == ["all"] else args.names
-    unknown = [n for n in names if n not in REPRODUCTIONS]
-    if unknown:
-        parser.error(f"unknown reproduction(s) {unknown}; available: "
-                     f"{', '.join(REPRODUCTIONS)}")
-    suffix = "-quick" if args.quick else ""
-    out = Path(args.out or ("runs/reproduce-quick/docs" if args.quick else "docs/results"))
-    for name in names:
-        repro, start = REPRODUCTIONS[name], time.perf_counter()
-        print(f"== {name}: {repro.claim}", flush=True)
-        report = repro.run(args.quick, Path(args.runs) / f"{name}{suffix}", args.workers)
-        command = "fastweights reproduce " + name + (" --quick" if args.quick else "")
-        path = write_report(repro, report, command, time.perf_counter() - start, out,
-                            args.workers)
-        print(f"== {name}: {report.verdict}. {report.summary}\n   report: {path}", flush=True)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     os.environ.setdefault("MPLBACKEND", "Agg")  # plots go to files; a user's choice wins
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
+    if hasattr(args, "run_command"):
+        return sampling.run_command(args, rest, parser)
     if args.command == "rules":
         from fastweights.ops.table import main as rules_main
 
         return rules_main(rest)
-    if args.command in ("models", "tasks", "sweep") and rest:
+    if args.command == "rl":
+        from fastweights.train.rl import cli as rl_cli
+
+        return rl_cli(argv[argv.index("rl") + 1:])
+    if args.command in ("models", "tasks", "sweep", "analyze") and rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     from fastweights.train.errors import InvalidFile, RunError
 
@@ -306,7 +292,12 @@ def main(argv: list[str] | None = None) -> int:
             from fastweights.bench import main as bench_main
 
             _check_bench_args(args.args + rest)
+            if "--quick" not in args.args + rest and args.args[:1] == ["ops"]:
+                print("bench ops: the full run takes tens of minutes on a small CPU "
+                      "(--quick: seconds, tiny shapes)", file=sys.stderr, flush=True)
             return bench_main(args.args + rest)
+        if args.command == "analyze":
+            return args.handler(args)
         if args.command == "models":
             _list_models()
         elif args.command == "tasks":
@@ -316,14 +307,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "eval":
             return _eval(args, rest, parser)
         elif args.command == "reproduce":
-            return _reproduce(args, rest, parser)
+            return reproduce_command.main(args, rest, parser)
         elif args.command == "sweep":
             from fastweights.train.sweep import Sweep, run_sweep
 
             sweep = Sweep.from_file(args.file)
             if args.workers is not None:
                 sweep.workers = args.workers
-            run_sweep(sweep)
+            run_sweep(sweep, ray=args.ray)
         else:
             from fastweights.train.compare import compare
             from fastweights.train.config import model_config_class

@@ -196,7 +196,7 @@ def test_aliases():
     (dict(feature_map="cosine"), "feature_map must be one of"),
     (dict(rule="delta", normalize=True), "normalize=True"),
     (dict(conv_size=1), "conv_size"),
-    (dict(rule="gated_delta_rule", gate="per_key"), "does not fit rule"),
+    (dict(rule="delta_rule", gate="per_key"), "does not fit rule"),
     (dict(rule="delta_rule", gate="fixed"), "does not fit rule"),
     (dict(gate="sometimes"), "gate must be one of"),
     (dict(rule="delta_rule", n_householder=2), "n_householder"),

@@ -85,11 +85,11 @@ def test_reference_gradcheck():
                             normalize=False, form="recurrent"), (q, k, v, s0))
 
 
-def test_gated_delta_rule_rejects_per_key_gate():
-    x = op_cases.make_inputs("gated_delta_rule", B=2, T=5)
-    g = x["g"][..., None].expand(*x["g"].shape, 4)
-    with pytest.raises(ValueError, match=r"g must have shape \(2, 5, 2\) .* got \(2, 5, 2, 4\)"):
-        op_cases.call("gated_delta_rule", x | {"g": g})
+def test_gated_delta_rule_rejects_a_per_key_gate_of_the_wrong_size():
+    x = op_cases.make_inputs("gated_delta_rule-g3d", B=2, T=5)
+    g = x["g"][..., None].expand(*x["g"].shape, 3)  # K = 4
+    with pytest.raises(ValueError, match=r"g must have shape \(2, 5, 2, 4\) .* got \(2, 5, 2, 3\)"):
+        op_cases.call("gated_delta_rule-g3d", x | {"g": g})
 
 
 def test_value_checks_run_on_cpu_and_elsewhere_only_when_asked(monkeypatch):
@@ -112,14 +112,14 @@ def test_no_value_is_read_off_the_cpu_by_default(monkeypatch):
     # meta tensors have no values: any host read (.item(), bool(), .tolist()) would raise,
     # so a clean call here is a call that would not sync with a CUDA device
     monkeypatch.delenv("FASTWEIGHTS_OPS_DEBUG", raising=False)
-    x = {n: t.to("meta") for n, t in op_cases.make_inputs("gated_delta_rule", T=5).items()}
-    o, S = op_cases.call("gated_delta_rule", x, form="recurrent", output_final_state=True)
+    x = {n: t.to("meta") for n, t in op_cases.make_inputs("gated_delta_rule-g3d", T=5).items()}
+    o, S = op_cases.call("gated_delta_rule-g3d", x, form="recurrent", output_final_state=True)
     assert o.device.type == "meta" and S.shape == x["initial_state"].shape
     from fastweights import ops
     previous = ops.debug(True)
     try:
         with pytest.raises(RuntimeError, match="(?i)meta"):  # values read on the host
-            op_cases.call("gated_delta_rule", x, form="recurrent")
+            op_cases.call("gated_delta_rule-g3d", x, form="recurrent")
     finally:
         ops.debug(previous)
 

@@ -46,14 +46,16 @@ def _overwrite_inputs(K=6, V=3):
     return k.clone(), k, v, order, basis
 
 
-@pytest.mark.parametrize("variant", ["delta_rule", "gated_delta_rule", "delta_product_rule"])
+@pytest.mark.parametrize("variant", ["delta_rule", "gated_delta_rule-g3d", "gated_delta_rule-g4d",
+                                     "delta_product_rule"])
 def test_delta_rule_overwrites_with_beta_one(variant):
     q, k, v, order, basis = _overwrite_inputs()
     T = len(order)
     ones = torch.ones(1, T, 1, dtype=torch.float64)
     x = {"q": q, "k": k, "v": v, "beta": ones}
-    if variant == "gated_delta_rule":
-        x["g"] = torch.zeros(1, T, 1, dtype=torch.float64)
+    if variant.startswith("gated_delta_rule"):
+        x["g"] = torch.zeros(1, T, 1, *(() if variant.endswith("3d") else (k.shape[-1],)),
+                             dtype=torch.float64)
     if variant == "delta_product_rule":  # one Householder step per token
         x |= {"k": k[:, :, None], "v": v[:, :, None], "beta": ones[:, :, None]}
     for form in ["recurrent", *op_cases.forms_of(variant)]:

@@ -4,7 +4,7 @@ import pytest
 
 from fastweights.cli import main
 from fastweights.reproduce import REPRODUCTIONS
-from fastweights.reproduce.report import VERDICTS
+from fastweights.reproduce.criterion import VERDICTS
 
 
 @pytest.mark.parametrize("name", sorted(REPRODUCTIONS))
@@ -15,6 +15,7 @@ def test_quick_reproduction_writes_report(name, tmp_path):
     assert report.startswith(f"# {name}: ")
     assert any(f"**Verdict: {v}.**" in report for v in VERDICTS)
     assert f"`fastweights reproduce {name} --quick`" in report
+    assert "## Settings history" in report and "| here |" in report
     for line in report.splitlines():
         if line.startswith("!["):
             assert (tmp_path / "docs" / line.split("(")[1].rstrip(")")).exists(), line

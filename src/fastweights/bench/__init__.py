@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from fastweights.bench import models, ops, tune
+from fastweights.bench import envs, models, ops, tune
 
-BENCHMARKS = {"models": models.main, "ops": ops.main, "tune": tune.main}
+BENCHMARKS = {"envs": envs.main, "models": models.main, "ops": ops.main, "tune": tune.main}
 
 
 def main(argv: list[str]) -> int:

@@ -125,15 +125,20 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a - b).norm().item() / den if den > 0 else (a - b).norm().item()
 
 
-def _outputs_and_grads(fn: Callable, xs: list[torch.Tensor], s0: torch.Tensor):
+def _parts(state) -> list[torch.Tensor]:
+    """A state's tensors: one, or each of a multi-tensor state (mLSTM's C, n, m)."""
+    return list(state) if isinstance(state, tuple) else [state]
+
+
+def _outputs_and_grads(fn: Callable, xs: list[torch.Tensor], s0):
     leaves = [x.clone().requires_grad_() for x in xs]
-    s0 = s0.clone().requires_grad_()
-    o, S = fn(leaves, s0)
+    s0_leaves = [s.clone().requires_grad_() for s in _parts(s0)]
+    o, S = fn(leaves, tuple(s0_leaves) if isinstance(s0, tuple) else s0_leaves[0])
     gen = torch.Generator().manual_seed(2)
-    loss = (o * torch.randn(o.shape, generator=gen, dtype=o.dtype)).sum()
-    loss = loss + (S * torch.randn(S.shape, generator=gen, dtype=S.dtype)).sum()
+    loss = sum((x * torch.randn(x.shape, generator=gen, dtype=x.dtype)).sum()
+               for x in [o, *_parts(S)])
     loss.backward()
-    return [o, S] + [x.grad for x in leaves] + [s0.grad]
+    return [o, *_parts(S)] + [x.grad for x in leaves] + [s.grad for s in s0_leaves]
 
 
 def gate(case: Case, form: str, fn: Callable | None = None, tol: float = 1e-10) -> float:
@@ -343,6 +348,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--reps", type=int, default=5, help="timed repetitions (minimum)")
     parser.add_argument("--chunk-size", type=int, default=64,
                         help="chunk size of the 'chunk' rows ('auto' takes its table's)")
+    parser.add_argument("--shape", type=int, nargs=4, default=None, metavar=("B", "H", "K", "V"),
+                        help="time one regime of this batch, heads, key and value size "
+                             "instead of the two defaults")
     parser.add_argument("--rules", nargs="+", default=None,
                         help="benchmark only these rules (names as in fastweights.ops.RULES)")
     parser.add_argument("--regimes", nargs="+", choices=sorted(REGIMES), default=None,
@@ -352,6 +360,9 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(args.threads)
     regimes = QUICK_REGIMES if args.quick else REGIMES
     regimes = {n: r for n, r in regimes.items() if args.regimes is None or n in args.regimes}
+    if args.shape is not None:
+        regimes = {"custom": dict(zip("BHKV", args.shape, strict=True),
+                                  lengths=[256, 1024, 4096])}
     if args.quick:
         bar = dict(B=1, H=2, K=16, V=16)
         bar_T, mem_T, mm_n, reps, budget = 256, 1024, 256, 1, 2.0

@@ -64,7 +64,7 @@ RULES = ("sum_rule", "gated_sum_rule", "delta_rule", "gated_delta_rule", "delta_
 ALIASES = {r.removesuffix("_rule"): r for r in RULES}  # "sum" -> "sum_rule", ...
 DELTA_RULES = ("delta_rule", "gated_delta_rule", "delta_product_rule")
 GATED_RULES = {"gated_sum_rule": ("fixed", "scalar", "per_key"),
-               "gated_delta_rule": ("fixed", "scalar")}
+               "gated_delta_rule": ("fixed", "scalar", "per_key")}
 GATES = ("auto", "none", "fixed", "scalar", "per_key")
 BETAS = {"sigmoid": 1.0, "2sigmoid": 2.0}
 GLA_RANK, GLA_TEMPERATURE = 16, 16.0

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from fastweights.models import cell, lstm, stack
+from fastweights.models import cell, lstm, next_wave, stack, stsp
 from fastweights.models.base import ModelConfig, ModelSpec, SequenceModel
 from fastweights.models.state import ModelState
 
-MODELS: dict[str, ModelSpec] = {**stack.SPECS, **lstm.SPECS, **cell.SPECS}
+MODELS: dict[str, ModelSpec] = {**stack.SPECS, **next_wave.SPECS, **lstm.SPECS, **cell.SPECS,
+                                **stsp.SPECS}
 
 
 def make_config(name: str, **overrides) -> ModelConfig:

@@ -29,11 +29,16 @@ Presets (registry name → settings of ``FastWeightConfig``, equations in
 | mamba2-style       | gated_sum_rule       | identity / none | scalar (Mamba2)    | output gate  |
 | deltaproduct       | delta_product_rule   | silu / l2       | –                  | n_h = 2      |
 
-All presets but retnet and gla keep the short convolution (conv_size = 4), and all but
-linear-transformer the per-head output RMSNorm. Simplifications: RetNet's xPos rotation
-and the exact normalisers of GLA and RetNet are not reproduced (the per-head RMSNorm stands
-for their group norms); the Mamba2-style preset keeps Mamba2's decay α_t = exp(−Δ_t·A) but
-does not scale the input by Δ_t.
+All presets keep the short convolution (conv_size = 4), and all but linear-transformer the
+per-head output RMSNorm. The papers' RetNet and GLA layers have no short convolution (fla
+offers it as an option, ``use_short_conv``); RetNet rotates q and k by their positions
+(xPos), which is not reproduced here, and without either a layer has no local positional
+signal: on MQAR retnet and gla then stay near 0.15 accuracy (``conv_size=0`` restores that
+layer; docs/results/recall-vs-state.md, "The gated models' recall gap"). Simplifications:
+the exact normalisers of GLA and RetNet are not reproduced (the per-head RMSNorm stands for
+their group norms); the Mamba2-style preset keeps Mamba2's decay α_t = exp(−Δ_t·A) but does
+not scale the input by Δ_t. The next-wave presets (kda, mlstm, rwkv7, titans, oja, mesanet)
+are in ``fastweights.models.next_wave``.
 ``transformer`` is the same stack with causal softmax attention and a KV cache; positions
 are rotary (default), learned absolute (``max_len``) or none.
 """
@@ -269,11 +274,11 @@ SPECS = {
     "retnet": _fwp(
         "Sun et al. 2023, RetNet (fixed per-head decay 1 - 2^(-5-h))",
         rule="gated_sum_rule", gate="fixed", feature_map="identity", qk_norm="none",
-        output_gate=True, conv_size=0),
+        output_gate=True),
     "gla": _fwp(
         "Yang et al. 2024, Gated Linear Attention (per-key gate)",
         rule="gated_sum_rule", gate="per_key", feature_map="identity", qk_norm="none",
-        output_gate=True, conv_size=0),
+        output_gate=True),
     "mamba2-style": _fwp(
         "Dao & Gu 2024, Mamba2/SSD (scalar data-dependent decay)",
         rule="gated_sum_rule", gate="scalar", feature_map="identity", qk_norm="none",

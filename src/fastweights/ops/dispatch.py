@@ -126,12 +126,13 @@ def run_varlen(rule: Rule, fn: Callable, cu_seqlens: Tensor, tensors: Sequence[T
 
     The sequences are right-padded with each argument's neutral value (``Arg.neutral``: a
     step that leaves the state unchanged) into one batch [N, max length, ...] and run in a
-    single call, unless padding would more than double the work; then they run one by one.
+    single call, unless padding would more than double the work or the rule has no neutral
+    step (``Rule.neutral_steps``); then they run one by one.
     """
     offsets = cu_seqlens.tolist()
     lengths = [b - a for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
     N, L, T = len(lengths), max(lengths), offsets[-1]
-    if N > 1 and N * L <= 2 * T:
+    if N > 1 and N * L <= 2 * T and rule.neutral_steps:
         device = tensors[0].device
         pos = torch.arange(L, device=device)
         start = torch.tensor(offsets[:-1], device=device)[:, None]

@@ -142,6 +142,9 @@ class Rule:
     fn: Callable
     kernels: dict[str, dict[str, Callable]] = field(default_factory=dict)
     options: tuple[Option, ...] = ()
+    # False when no step leaves the state unchanged (Titans: S_t = (1 − α) S + M always
+    # adds the momentum), so packed sequences are run one by one, never padded
+    neutral_steps: bool = True
 
     def __post_init__(self):
         if "recurrent" not in self.forms:

@@ -1,119 +1,118 @@
 """Keller, Muller, Sejnowski & Welling (2024): wave-RNNs learn the copy task far faster than
 identity-initialised RNNs (iRNN) of the same size.
 
-Setting: ``copy`` with 10 symbols from 1–8, delay 30, cross-entropy on the recall steps; a
-wave-RNN (64 positions × 2 channels) against an iRNN whose width is fitted to the same
-parameter count; Adam(W), batch 128, gradient clipping 1; two learning rates, one seed.
+Setting: ``copy`` with 10 symbols from 1–8, a delay, cross-entropy on the recall steps; a
+wave-RNN against an iRNN whose width is fitted to the same parameter count; AdamW, batch
+128, gradient clipping 1; the same budget, learning-rate grid and seeds for both. Each
+model's learning rate is the one with the best median (over seeds) area under its
+validation-accuracy curve, so "learns sooner" is what selects it.
 
-Criterion, stated before the run: with each model at its best learning rate, the wave-RNN
-reaches ``THRESHOLD`` recall accuracy, and the iRNN needs at least ``FASTER`` times as many
-steps to reach it (or never reaches it within the budget) → reproduced; the wave-RNN
-reaches it but less than ``FASTER`` times sooner → partly reproduced; the wave-RNN does not
-reach it → not reproduced.
+Criterion, stated before the run, on medians over seeds at each model's chosen learning rate:
+(a) the wave-RNN reaches ``THRESHOLD`` test recall accuracy; (b) it does, and the iRNN needs
+at least ``FASTER`` times as many steps (or never reaches it). Both → reproduced; (a) only →
+partly reproduced; neither → not reproduced.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastweights import models
-from fastweights.analysis.memory_plots import markdown_table, plot_histories, steps_to
-from fastweights.reproduce.report import Report, Reproduction
-from fastweights.train.sweep import Sweep, execute
+from fastweights.reproduce.budget import Budget, Context
+from fastweights.reproduce.criterion import Check, judge, measure
+from fastweights.reproduce.grid import Cell, run_grid, val_area
+from fastweights.reproduce.plots import plot_curves
+from fastweights.reproduce.report import (
+    Report,
+    Reproduction,
+    grid_table,
+    paper_vs_here,
+    spread,
+)
+from fastweights.reproduce.stats import num
 
 THRESHOLD = 0.9
 FASTER = 2.0
-DELAY = 30
-WAVE = {"d_model": 64, "n_channels": 2}
+SETTINGS = {  # scale -> (wave-RNN config, delay, test set)
+    "quick": ({"d_model": 64, "n_channels": 2}, 30, 64),
+    "cpu": ({"d_model": 64, "n_channels": 2}, 30, 1000),
+    "paper": ({"d_model": 100, "n_channels": 6}, 100, 1000),
+}
+BUDGETS = {
+    "quick": Budget(steps=4, batch_size=128, eval_every=2, lrs=(3e-3,), seeds=(0,),
+                    warmup=1, target=0.995, val_size=64),
+    "cpu": Budget(steps=1000, batch_size=128, eval_every=50, lrs=(1e-3, 3e-3, 1e-2),
+                  seeds=(0, 1, 2, 3, 4), target=0.995),
+    "paper": Budget(steps=10_000, batch_size=128, eval_every=100, lrs=(1e-4, 3e-4, 1e-3),
+                    seeds=(0, 1, 2), target=0.995),
+}
 
 
-def _budget(quick: bool) -> dict:
-    if quick:
-        return {"steps": 4, "eval_every": 2, "lrs": [3e-3], "test_size": 64}
-    return {"steps": 1000, "eval_every": 50, "lrs": [1e-3, 3e-3], "test_size": 1000}
-
-
-def run(quick: bool, workdir: Path, workers: int) -> Report:
-    b = _budget(quick)
-    params = models.build("wave-rnn", input_size=10, output_size=10, **WAVE).num_params()
-    sweep = Sweep(models=["wave-rnn", "irnn"], tasks=["copy"], lrs=b["lrs"], seeds=[0],
-                  model={"wave-rnn": dict(WAVE)},
-                  task={"delay": DELAY, "n_copy": 10, "n_symbols": 8, "test_size": b["test_size"]},
-                  train={"steps": b["steps"], "batch_size": 128, "eval_every": b["eval_every"],
-                         "warmup": 50 if not quick else 1, "target": 0.995},
-                  params=params, workers=workers, out=str(workdir / "sweep"))
-    results = execute(sweep)
-    metric = "test/accuracy"
-
-    rows, best = [], {}
-    for r in results:
-        reach = steps_to(r["history"], metric, THRESHOLD)
-        rows.append([r["model"], f"{r['lr']:g}", r["params"], r["state_size"], r["steps"],
-                     r["final"][metric], r["best"], reach])
-        key = (reach if reach is not None else float("inf"), -r["best"])
-        if r["model"] not in best or key < best[r["model"]][0]:
-            best[r["model"]] = (key, r)
-    wave, irnn = best["wave-rnn"][1], best["irnn"][1]
-    s_wave = steps_to(wave["history"], metric, THRESHOLD)
-    s_irnn = steps_to(irnn["history"], metric, THRESHOLD)
-
-    fig = plot_histories(
-        {f"{r['model']} lr {r['lr']:g} ({r['params']} params)": r["history"] for r in results},
-        metric, workdir / "wave_rnn_copy_accuracy.png",
-        title=f"copy, delay {DELAY}: recall accuracy vs step", ylabel="test recall accuracy",
-        threshold=THRESHOLD)
-
-    if s_wave is None:
-        verdict = "not reproduced"
-        summary = (f"The wave-RNN did not reach {THRESHOLD:.0%} recall accuracy within "
-                   f"{b['steps']} steps at either learning rate (best {wave['best']:.3f}; "
-                   f"iRNN best {irnn['best']:.3f}).")
-    elif s_irnn is None or s_irnn >= FASTER * s_wave:
-        verdict = "reproduced"
-        summary = (f"The wave-RNN reached {THRESHOLD:.0%} recall accuracy at step {s_wave}; the "
-                   f"iRNN of the same size " + (f"needed {s_irnn} steps" if s_irnn else
-                                                f"never did within {b['steps']} steps "
-                                                f"(best {irnn['best']:.3f})") + ".")
-    else:
-        verdict = "partly reproduced"
-        summary = (f"Both learned: wave-RNN at step {s_wave}, iRNN at step {s_irnn} "
-                   f"(less than {FASTER:g}× slower).")
-
+def run(ctx: Context) -> Report:
+    b, (wave, delay, test_size) = BUDGETS[ctx.scale], SETTINGS[ctx.scale]
+    params = models.build("wave-rnn", input_size=10, output_size=10, **wave).num_params()
+    task = {"delay": delay, "n_copy": 10, "n_symbols": 8, "test_size": test_size}
+    results = run_grid([Cell("wave-rnn", "wave-rnn", "copy", b, dict(wave), task),
+                        Cell("irnn", "irnn", "copy", b, {}, task, params=params)],
+                       ctx, select=val_area)
+    m = measure(results, lambda r: {"steps": r.steps_to(THRESHOLD), "acc": r.test()})
+    checks = [
+        Check(f"the wave-RNN reaches {THRESHOLD:.0%} test recall accuracy within the budget",
+              lambda v: v("wave-rnn", "steps") < float("inf"),
+              lambda v: f"step {num(v('wave-rnn', 'steps'))}"),
+        Check(f"the wave-RNN reaches it and the iRNN needs ≥ {FASTER:g}× as many steps (or "
+              f"never gets there)",
+              lambda v: v("wave-rnn", "steps") < float("inf")
+              and v("irnn", "steps") >= FASTER * v("wave-rnn", "steps"),
+              lambda v: f"iRNN step {num(v('irnn', 'steps'))}, ∞: never"),
+    ]
+    verdict = judge(checks, m)
+    w, i = results["wave-rnn"], results["irnn"]
+    steps = {k: spread(results[k], lambda r: r.steps_to(THRESHOLD)) for k in results}
+    summary = (f"Steps to {THRESHOLD:.0%} recall accuracy, median [min–max] over "
+               f"{len(b.seeds)} seed(s) at each model's chosen lr: wave-RNN {steps['wave-rnn']:g}"
+               f" (lr {w.lr:g}), iRNN {steps['irnn']:g} (lr {i.lr:g}; ∞ = never within "
+               f"{b.steps} steps); {verdict.agreement()}.")
+    fig = plot_curves({f"{k} lr {r.lr:g} ({r.chosen[0].result['params']} params)":
+                       [run.history for run in r.chosen] for k, r in results.items()},
+                      "test/accuracy", ctx.workdir / "wave_rnn_copy_accuracy.png",
+                      ylabel="test recall accuracy", threshold=THRESHOLD,
+                      title=f"copy, delay {delay}: median over seeds, min–max band")
+    table = grid_table(results, {
+        "params": (lambda r: r.result["params"], "g"),
+        f"steps to {THRESHOLD:.0%}": (lambda r: r.steps_to(THRESHOLD), "g"),
+        "test acc": lambda r: r.test()})
+    settings = paper_vs_here([
+        ("wave-RNN", "100 positions × 6 channels", f"{wave['d_model']} positions × "
+         f"{wave['n_channels']} channels"),
+        ("baseline", "iRNN of equal parameters", f"iRNN fitted to {params} parameters"),
+        ("delay", "10 … 500", str(delay)),
+        ("training", "Adam, batch 128, clipping, many thousands of iterations",
+         f"AdamW, warm-up + cosine, clip 1.0; {b.describe()}"),
+        ("selection", "—", "lr per model by the median area under the validation "
+         "accuracy curve"),
+    ], "paper (Keller et al. 2024)")
     body = f"""## Setting and budget
 
-Task `copy`: 10 symbols from 1–8, delay {DELAY} (the delimiter 9 at the end of the delay), then
-10 recall steps; cross-entropy and accuracy on the recall steps only; fixed test set of
-{b['test_size']} sequences. Models: `wave-rnn` ({WAVE['d_model']} positions ×
-{WAVE['n_channels']} channels, shift-initialised kernel) and `irnn` (ReLU, identity-initialised
-recurrence) with its width fitted to the wave-RNN's {params} parameters. AdamW with
-warm-up and cosine decay, batch 128, clip 1.0, learning rates {', '.join(map(str, b['lrs']))},
-seed 0, up to {b['steps']} steps (stop once test accuracy ≥ 0.995), evaluation every
-{b['eval_every']} steps.
+Task `copy`: 10 symbols from 1–8, delay {delay} (the delimiter 9 at the end of the delay),
+then 10 recall steps; cross-entropy and accuracy on the recall steps only; a validation set
+of {b.val_size} sequences (model selection) and a fixed test set of {test_size} (the numbers
+below). Both models get the same budget.
 
-The paper (Keller et al. 2024) uses 100 positions × 6 channels, delays 10–500 and many
-thousands of iterations; this is a CPU-sized single delay with ~{params} parameters per model
-and one seed.
+{settings}
 
-**Criterion (stated before the run):** at each model's best learning rate, the wave-RNN
-reaches {THRESHOLD:.0%} recall accuracy and the iRNN needs at least {FASTER:g}× as many steps
-(or never gets there within the budget).
+**Criterion (stated before the run), on medians over seeds:**
+
+{verdict.lines()}
 
 ## Results
 
-{markdown_table(["model", "lr", "params", "state", "steps run", "final acc", "best acc",
-                 f"steps to {THRESHOLD:.0%}"], rows)}
+{table}
 
-Best learning rate: wave-RNN lr {wave['lr']:g} (steps to {THRESHOLD:.0%}: {s_wave or 'never'}),
-iRNN lr {irnn['lr']:g} (steps to {THRESHOLD:.0%}: {s_irnn or 'never'}).
 Chance accuracy is 1/8 = 0.125.
 
 ![recall accuracy vs step]({fig.name})
 
-## What was seen
-
-{summary}
 """
-    return Report(verdict, summary, body, [fig])
+    return Report(verdict.verdict, summary, body, [fig], results)
 
 
 REPRODUCTION = Reproduction(
@@ -122,4 +121,10 @@ REPRODUCTION = Reproduction(
     claim="wave-RNNs learn the copy task far faster than identity-initialised RNNs of the "
           "same size",
     run=run,
+    history=(
+        "First and only full run (commit ffdf12b): one seed, learning rates 1e-3 and 3e-3, "
+        "1,000 steps, best lr per model by test steps-to-90%: wave-RNN at 90% by step 100, "
+        "iRNN never above 0.337 (reproduced).",
+        "Now: 5 seeds, a 3-value grid chosen on a validation split, verdict on medians.",
+    ),
 )

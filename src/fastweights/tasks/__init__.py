@@ -23,6 +23,7 @@ from fastweights.tasks.formal_lang import FormalLang
 from fastweights.tasks.fuzzy_recall import FuzzyRecall
 from fastweights.tasks.hds import HDS
 from fastweights.tasks.icl_regression import ICLRegression
+from fastweights.tasks.masse_dms import MasseDMRS, MasseDMS
 from fastweights.tasks.mqar import MQAR
 from fastweights.tasks.mqar_overwrite import MQAROverwrite
 from fastweights.tasks.noisy_recall import NoisyRecall
@@ -32,6 +33,7 @@ from fastweights.tasks.state_tracking import StateTracking
 TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (
     AssocRetrieval, Capacity, MQAR, MQAROverwrite, SelectiveCopy, NoisyRecall, FuzzyRecall,
     Copy, HDS, FormalLang, StateTracking, ICLRegression, DelayedMatch, CharLM,
+    MasseDMS, MasseDMRS,
 )}
 NEUROGYM_PREFIX = "neurogym:"
 
@@ -75,6 +77,7 @@ def describe(name: str, seed: int = 0) -> str:
         f"  input: {task.input_size} {kind}, output: {task.output_size}, "
         f"main metric: {task.main_metric} ({direction} is better)",
         f"  config: {config}",
+        *([f"  budget that learns: {task.budget}"] if getattr(task, "budget", None) else []),
         "  example:",
         *(f"    {line}" for line in example.splitlines()),
     ])

@@ -15,10 +15,19 @@ features ``[B, T, input_size]``. Targets come in three kinds, each with its own 
 ``higher_is_better`` says which way it points (False for MSE or bits per character).
 A task with a length-generalisation protocol puts its longer set(s) in ``eval_sets()``
 under ``"test_long"``.
+
+Held-out splits, each drawn once from its own seed so none overlaps another's stream:
+``test`` from ``test_seed``, a fixed training set (``train_size``) from ``test_seed + 1``,
+longer test sets from ``test_seed + 2``, and the validation set (``val_size`` > 0, from the
+training distribution) from ``test_seed + 3``. Model selection (learning rate, checkpoint,
+early stop) reads ``val``, never ``test``. With ``val_size > 0`` every task's
+``eval_sets()`` holds ``"val"`` first, whether or not its own ``eval_sets`` calls
+``super()``; with the default ``val_size = 0`` nothing changes.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from typing import ClassVar
 
@@ -27,15 +36,18 @@ import torch.nn.functional as F
 from torch import Tensor
 
 IGNORE = -100
+VAL_SEED_OFFSET = 3  # the validation set is drawn from test_seed + 3
 
 
 @dataclass
 class TaskConfig:
-    """Fields every task has: the held-out test set and an optional fixed training set."""
+    """Fields every task has: the held-out test set, an optional fixed training set and an
+    optional validation set."""
 
     test_size: int = 2000
     test_seed: int = 10_000
     train_size: int | None = None  # None: a fresh sample every batch
+    val_size: int = 0  # 0: no validation set
 
 
 class Task:
@@ -46,6 +58,17 @@ class Task:
     higher_is_better: ClassVar[bool] = True
     input_size: int
     output_size: int
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        # a task's own eval_sets gains the validation set, so that no task can forget it
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("eval_sets")
+        if own is not None:
+            @functools.wraps(own)
+            def eval_sets(self) -> dict[str, tuple[Tensor, Tensor]]:
+                return self._with_val(own(self))
+
+            cls.eval_sets = eval_sets
 
     def __init__(self, config: TaskConfig | None = None):
         self.config = config if config is not None else self.Config()
@@ -59,6 +82,10 @@ class Task:
             value = getattr(config, field)
             if value is not None and value < 1:
                 raise ValueError(f"{self.name}: {field} must be >= 1, got {value}")
+        if isinstance(config.val_size, bool) or not isinstance(config.val_size, int) \
+                or config.val_size < 0:
+            raise ValueError(f"{self.name}: val_size must be an int >= 0, got "
+                             f"{config.val_size!r}")
 
     def sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """``n`` fresh examples drawn with ``generator``."""
@@ -75,10 +102,23 @@ class Task:
             self._test = self.sample(self.config.test_size, g)
         return self._test
 
+    def val_set(self) -> tuple[Tensor, Tensor]:
+        """The fixed validation set (``val_size`` examples from the training distribution,
+        seed ``test_seed + 3``): what model selection reads."""
+        if self.config.val_size < 1:
+            raise ValueError(f"{self.name}: no validation set (val_size is 0); set "
+                             f"task.val_size")
+        return self.fixed_set("val", self.config.test_seed + VAL_SEED_OFFSET,
+                              lambda g: self.sample(self.config.val_size, g))
+
     def eval_sets(self) -> dict[str, tuple[Tensor, Tensor]]:
         """Named held-out sets the trainer evaluates; tasks with a length-generalisation
-        protocol add their longer sets here (e.g. ``"test_long"``)."""
-        return {"test": self.test_set()}
+        protocol add their longer sets here (e.g. ``"test_long"``), and ``"val"`` comes
+        first when ``val_size > 0``."""
+        return self._with_val({"test": self.test_set()})
+
+    def _with_val(self, sets: dict[str, tuple[Tensor, Tensor]]) -> dict[str, tuple[Tensor, Tensor]]:
+        return ({"val": self.val_set()} | sets) if self.config.val_size > 0 else sets
 
     def fixed_set(self, key: str, seed: int, make) -> tuple[Tensor, Tensor]:
         """A held-out set other than ``test`` (e.g. ``"test_long"``), drawn once by

@@ -8,11 +8,15 @@ at every position. The test set is the held-out part cut into consecutive non-ov
 windows (at most ``test_size`` of them), so it is fixed and never overlaps training text.
 The vocabulary is every character of the corpus (73, sorted). Metric: bits per character,
 ``bpc`` = cross-entropy / ln 2 (the main metric, lower is better), and accuracy.
+``encode`` / ``decode`` turn text into ids and back (the tokenizer of ``fastweights
+generate``); a character outside the vocabulary is a ``ValueError``.
 
 >>> task = CharLM(CharLMConfig(seq_len=24))
 >>> x, y = task.sample(1, torch.Generator().manual_seed(0))
 >>> print(task.render(x[0], y[0]))
 'eeds,\nTo dew the soverei' -> 'g'
+>>> task.decode(task.encode("To be, or not"))
+'To be, or not'
 """
 
 from __future__ import annotations
@@ -95,6 +99,23 @@ class CharLM(Task):
         hit = logits.argmax(-1) == targets
         return {"bpc": float(ce) / math.log(2), "accuracy": float(hit.float().mean())}
 
+    def encode(self, text: str) -> Tensor:
+        """The ids ``[len(text)]`` of ``text``; ValueError naming unknown characters."""
+        index = {c: i for i, c in enumerate(self.chars)}
+        unknown = sorted(set(text) - index.keys())
+        if unknown:
+            raise ValueError(f"{self.name}: characters {unknown} are not in the vocabulary "
+                             f"of {len(self.chars)} characters of the corpus")
+        return torch.tensor([index[c] for c in text], dtype=torch.long)
+
+    def decode(self, ids: Tensor | list[int]) -> str:
+        """The text of ids ``[N]``."""
+        ids = ids.tolist() if isinstance(ids, Tensor) else list(ids)
+        bad = [i for i in ids if not 0 <= i < len(self.chars)]
+        if bad:
+            raise ValueError(f"{self.name}: ids {bad[:5]} are outside the vocabulary "
+                             f"range(0, {len(self.chars)})")
+        return "".join(self.chars[i] for i in ids)
+
     def render(self, inputs: Tensor, targets: Tensor) -> str:
-        text = "".join(self.chars[i] for i in inputs.tolist())
-        return f"{text!r} -> {self.chars[int(targets[-1])]!r}"
+        return f"{self.decode(inputs)!r} -> {self.chars[int(targets[-1])]!r}"

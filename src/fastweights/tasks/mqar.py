@@ -30,9 +30,9 @@ from fastweights.tasks.base import IGNORE, Task, TaskConfig
 
 @dataclass
 class MQARConfig(TaskConfig):
-    vocab_size: int = 128
-    seq_len: int = 64
-    n_pairs: int = 8
+    vocab_size: int = 48
+    seq_len: int = 32
+    n_pairs: int = 6
     power_a: float = 0.01
 
 
@@ -63,6 +63,10 @@ def render_recall(inputs: Tensor, targets: Tensor, context: int) -> str:
 class MQAR(Task):
     name = "mqar"
     Config = MQARConfig
+    # measured: `fastweights train --model gated-deltanet --task mqar --steps 500
+    # --batch-size 32 --lr 1e-2 --task.test_size=300` reached test accuracy 0.721 (chance
+    # 1/24) in 208 s at one thread on a loaded 2-core CPU
+    budget = "--steps 500 --batch-size 32 --lr 1e-2 (gated-deltanet: accuracy 0.72, ~3 min)"
 
     def __init__(self, config: MQARConfig | None = None):
         super().__init__(config)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,10 @@ else:  # pragma: no cover
 SECTIONS = ("model", "task", "train")
 DEFAULT_MODEL, DEFAULT_TASK = "deltanet", "assoc-retrieval"
 NEUROGYM_HINT = "pip install 'fastweights[neurogym]'"
+PRECISIONS = ("fp32", "bf16")
+#: Environment variable: a cap on the steps (and evaluation interval, held-out set size) of
+#: every run the commands start, to check commands end to end in seconds (the tests set it).
+MAX_STEPS_ENV = "FASTWEIGHTS_MAX_STEPS"
 
 
 @dataclass
@@ -60,7 +65,10 @@ class TrainConfig:
     seed: int = 0
     threads: int = 1
     device: str = "auto"  # auto: CUDA when available, else CPU
+    precision: str = "fp32"  # bf16: autocast of the forward pass and loss to bfloat16 (CUDA)
+    compile: bool = False  # torch.compile the model for training
     tensorboard: bool = False
+    wandb: bool = False  # log to Weights & Biases (offline unless WANDB_MODE says otherwise)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "threads"):
@@ -78,11 +86,32 @@ class TrainConfig:
             raise ValueError(f"train.clip must be a positive finite number, got {self.clip}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"train.device must be auto, cpu or cuda, got {self.device!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"train.precision must be {' or '.join(PRECISIONS)}, got "
+                             f"{self.precision!r}")
 
     @property
     def warmup_steps(self) -> int:
         """Warm-up in steps: ``warmup`` itself from 1 on, else that fraction of ``steps``."""
         return int(self.warmup) if self.warmup >= 1 else round(self.warmup * self.steps)
+
+
+def capped(exp: Experiment) -> Experiment:
+    """``exp`` with ``train.steps`` and ``train.eval_every`` at most ``$FASTWEIGHTS_MAX_STEPS``
+    and a ``task.test_size`` of at most 64 (unchanged when the variable is unset)."""
+    cap = os.environ.get(MAX_STEPS_ENV)
+    if not cap:
+        return exp
+    if not (cap.isdigit() and int(cap) >= 1):
+        raise ValueError(f"{MAX_STEPS_ENV} must be an integer >= 1, got {cap!r}")
+    steps = min(exp.train.steps, int(cap))
+    train = dataclasses.replace(exp.train, steps=steps, eval_every=min(exp.train.eval_every,
+                                                                         steps))
+    task = exp.task
+    if isinstance(getattr(task.config, "test_size", None), int):
+        task = Component(task.name, dataclasses.replace(
+            task.config, test_size=min(task.config.test_size, 64)))
+    return dataclasses.replace(exp, task=task, train=train)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 The lock is ``RUN_DIR/.lock``, created with ``O_EXCL`` and holding the owner's pid and host.
 A second process gets a ``RunLocked`` error naming the owner. A lock whose process no longer
-runs on this host (killed, crashed) is stale: it is taken over, with a note.
+runs on this host (killed, crashed) is stale: it is taken over, with a note. The owner
+touches the file every ``HEARTBEAT_S`` seconds, so a lock of another host (a cluster node,
+with the folder on a shared file system) is stale once untouched for ``STALE_S`` seconds.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +22,7 @@ from pathlib import Path
 from fastweights.train.errors import RunLocked
 
 LOCK = ".lock"
+HEARTBEAT_S, STALE_S = 10.0, 60.0
 
 
 def _alive(pid: int) -> bool:
@@ -59,9 +63,10 @@ def run_lock(run_dir: str | Path) -> Iterator[None]:
             owner = _owner(path)
             if owner is None and _age(path) < 5.0:  # being written by its owner right now
                 owner = {"pid": "(starting)", "host": me["host"]}
-            if owner is not None and (owner.get("host") != me["host"]
-                                      or not isinstance(owner["pid"], int)
-                                      or _alive(owner["pid"])):
+            elsewhere = owner is not None and owner.get("host") != me["host"]
+            if owner is not None and ((elsewhere and _age(path) < STALE_S)
+                                      or (not elsewhere and (not isinstance(owner["pid"], int)
+                                                             or _alive(owner["pid"])))):
                 raise RunLocked(f"{run_dir} is in use by process {owner['pid']} on "
                                 f"{owner.get('host')}; wait for it to finish (or remove "
                                 f"{path} if that process is gone)") from None
@@ -77,8 +82,19 @@ def run_lock(run_dir: str | Path) -> Iterator[None]:
         break
     else:
         raise RunLocked(f"{run_dir}: could not take the lock {path}")
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(path, stop), daemon=True)
+    beat.start()
     try:
         yield
     finally:
+        stop.set()
+        beat.join()
         if _owner(path) == me:
             path.unlink()
+
+
+def _heartbeat(path: Path, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_S):
+        with contextlib.suppress(OSError):
+            os.utime(path)

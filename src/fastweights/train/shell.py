@@ -2,8 +2,11 @@
 
 ``run(trainer, exp, out)`` owns the run folder (lock, ``config.json``, ``metrics.jsonl``,
 checkpoints, ``best.pt``, ``result.json``), resume, the evaluation cadence, early stopping,
-divergence, the progress bar and TensorBoard. The trainer (``fastweights.train.Trainer``)
-owns the learning: one ``train_step`` at a time, ``evaluate``, and its own state.
+divergence, progress (a bar, or with a label one line per evaluation) and the loggers
+(TensorBoard, Weights & Biases). The trainer (``fastweights.train.Trainer``) owns the
+learning: one ``train_step`` at a time, ``evaluate``, and its own state. Early stopping
+(``train.target``) and ``best.pt`` read ``val/<main metric>`` when the evaluation has a
+validation split, ``test/<main metric>`` otherwise.
 
 A checkpoint is ``{"step", "model", "trainer", "run", "torch_rng"}``: the weights, the
 trainer's ``state_dict()`` (optimiser, scheduler, data RNG), the shell's record (history,
@@ -17,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -39,10 +43,11 @@ from fastweights.train.errors import InvalidFile, RunWriteError, TrainingDiverge
 from fastweights.train.lock import run_lock
 
 RESULT, CONFIG, METRICS = "result.json", "config.json", "metrics.jsonl"
-RUN_FILES = (CONFIG, METRICS, LATEST, PREVIOUS, BEST, RESULT, "tensorboard")
+RUN_FILES = (CONFIG, METRICS, LATEST, PREVIOUS, BEST, RESULT, "tensorboard", "wandb")
 #: TrainConfig fields that ``--resume`` may change (recorded in config.json): the rest would
 #: make the resumed run another experiment.
-RESUMABLE = ("steps", "eval_every", "target", "threads", "device", "tensorboard")
+RESUMABLE = ("steps", "eval_every", "target", "threads", "device", "tensorboard", "wandb",
+             "compile")
 
 
 def same_experiment(run_dir: Path, exp: Experiment) -> list[str]:
@@ -92,12 +97,14 @@ class _Writer:
                                 f"--resume {self.run_dir}") from None
 
 
-def run(trainer, exp: Experiment, out: str | Path | None = None, progress: bool = True,
+def run(trainer, exp: Experiment, out: str | Path | None = None, progress: bool | str = True,
         resume: bool = False, overwrite: bool = False,
         ctx: distributed.Context | None = None) -> dict:
     """Run ``trainer`` for ``exp.train.steps`` steps; return the run summary.
 
-    ``out`` is the run folder (None: nothing is written). With ``resume``, continue from its
+    ``out`` is the run folder (None: nothing is written). ``progress``: True, a bar; a
+    string, one line per evaluation labelled with it (for runs in worker processes); False,
+    nothing. With ``resume``, continue from its
     last good checkpoint, or return the recorded summary when the run already finished
     (more steps than it finished with continue it). A folder holding another experiment is
     refused unless ``overwrite``.
@@ -136,7 +143,7 @@ def _run(trainer, exp, run_dir, writer, progress, resume, overwrite, ctx) -> dic
             raise InvalidFile(f"{run_dir / LATEST} does not fit this experiment "
                               f"({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
     io = _Writer(run_dir) if writer else None
-    metric, higher = f"test/{trainer.main_metric}", trainer.higher_is_better
+    higher = trainer.higher_is_better
     if writer:
         with io.writing(CONFIG):
             config = exp.to_dict() | {"command": sys.argv}
@@ -149,11 +156,18 @@ def _run(trainer, exp, run_dir, writer, progress, resume, overwrite, ctx) -> dic
                                                     for r in record["history"]))
         (run_dir / RESULT).unlink(missing_ok=True)
     board = _tensorboard(run_dir) if cfg.tensorboard and writer else None
+    wandb_run = _wandb(run_dir, exp) if cfg.wandb and writer else None
+    label = progress if isinstance(progress, str) else None
+    if ctx.world > 1 and ctx.is_main and progress:
+        print(f"torchrun: {ctx.world} ranks on {ctx.device.type}, "
+              f"{cfg.batch_size // ctx.world} rows of each global batch of {cfg.batch_size} "
+              f"per rank", file=sys.stderr, flush=True)
 
     start = time.perf_counter() - record["elapsed"]
     bar = tqdm(total=cfg.steps, initial=record["step"],
                desc=f"{exp.model.name} on {exp.task.name}",
-               disable=not (progress and ctx.is_main), dynamic_ncols=True, mininterval=1.0)
+               disable=not (progress is True and ctx.is_main), dynamic_ncols=True,
+               mininterval=1.0)
     stopped_early = False
     try:
         for step in range(record["step"] + 1, cfg.steps + 1):
@@ -175,11 +189,19 @@ def _run(trainer, exp, run_dir, writer, progress, resume, overwrite, ctx) -> dic
                    | trainer.evaluate())
             record["history"].append(row)
             record["step"], record["elapsed"] = step, row["time"]
+            # early stopping and best.pt read the validation split when the task has one
+            metric = next(m for m in (f"val/{trainer.main_metric}",
+                                      f"test/{trainer.main_metric}") if m in row)
             is_best = _better(row[metric], record["best"], higher)
             if is_best:
                 record["best"] = row[metric]
-            shown = [k for k in means if k.startswith("train/")][:1] + [metric]
-            bar.set_postfix({k.replace("/", " "): f"{row[k]:.3f}" for k in shown})
+            shown = {k.replace("/", " "): f"{row[k]:.3f}" for k in
+                     [k for k in means if k.startswith("train/")][:1] + [metric]}
+            bar.set_postfix(shown)
+            if label and ctx.is_main:
+                print(f"  {label}: step {step}/{cfg.steps}, "
+                      + ", ".join(f"{k} {v}" for k, v in shown.items())
+                      + f" ({row['time']:.0f} s)", flush=True)
             if writer:
                 with io.writing(METRICS):
                     with open(run_dir / METRICS, "a") as f:
@@ -187,6 +209,8 @@ def _run(trainer, exp, run_dir, writer, progress, resume, overwrite, ctx) -> dic
                 if board is not None:
                     for k, v in row.items():
                         board.add_scalar(k, v, step)
+                if wandb_run is not None:
+                    wandb_run.log(row, step=step)
                 weights = trainer.model.state_dict()
                 if is_best:
                     with io.writing(BEST):
@@ -208,6 +232,8 @@ def _run(trainer, exp, run_dir, writer, progress, resume, overwrite, ctx) -> dic
         bar.close()
         if board is not None:
             board.close()
+        if wandb_run is not None:
+            wandb_run.finish()
     summary = {"model": exp.model.name, "task": exp.task.name, **trainer.summary(),
                "time": record["elapsed"], "steps": record["step"],
                "stopped_early": stopped_early, "main_metric": trainer.main_metric,
@@ -246,3 +272,16 @@ def _tensorboard(run_dir: Path):
         raise ValueError("train.tensorboard needs the tensorboard package: "
                          "pip install 'fastweights[tensorboard]'") from None
     return SummaryWriter(str(run_dir / "tensorboard"))
+
+
+def _wandb(run_dir: Path, exp: Experiment):
+    """A Weights & Biases run in ``run_dir/wandb``, offline unless ``WANDB_MODE`` is set
+    (``wandb sync`` uploads an offline run later)."""
+    try:
+        import wandb
+    except ImportError:
+        raise ValueError("train.wandb needs the wandb package: "
+                         "pip install 'fastweights[wandb]'") from None
+    return wandb.init(project=os.environ.get("WANDB_PROJECT", "fastweights"),
+                      name=run_dir.name, dir=str(run_dir), config=exp.to_dict(),
+                      mode=os.environ.get("WANDB_MODE", "offline"), reinit=True)

@@ -1,5 +1,9 @@
 """Supervised training: AdamW with warm-up + cosine decay, clipping, held-out evaluation.
 
+``train.precision = "bf16"`` runs the forward pass and loss under ``torch.autocast`` to
+bfloat16 (CUDA only; weights, gradients and optimiser stay float32; evaluation is float32);
+``train.compile`` trains through ``torch.compile`` of the model (evaluation runs it eagerly).
+
 ``Supervised`` is the trainer the run shell (``fastweights.train.shell``) drives for a task
 of (inputs, targets) batches; ``train(exp, out)`` builds it and runs it. Deterministic per
 seed on CPU; a killed run resumes to the metrics an uninterrupted run reaches.
@@ -59,7 +63,12 @@ class Supervised:
         self.ctx = ctx
         self.task = exp.build_task()
         self.model = exp.build_model().to(ctx.device)
+        if cfg.precision == "bf16" and ctx.device.type != "cuda":
+            raise ValueError(f"train.precision bf16 autocasts on CUDA only (this run is on "
+                             f"{ctx.device.type}); use fp32 there")
         self.net = DistributedDataParallel(self.model) if ctx.world > 1 else self.model
+        if cfg.compile:
+            self.net = torch.compile(self.net)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
                                      weight_decay=cfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, cfg))
@@ -72,7 +81,9 @@ class Supervised:
         x, y = self.ctx.shard(x).to(self.ctx.device), self.ctx.shard(y).to(self.ctx.device)
         lr = self.sched.get_last_lr()[0]
         try:
-            loss = self.task.loss(self.net(x)[0], y)
+            with torch.autocast(self.ctx.device.type, torch.bfloat16,
+                                enabled=self.cfg.precision == "bf16"):
+                loss = self.task.loss(self.net(x)[0].float(), y)
         except ValueError as e:
             if step > 1 and _non_finite_activation(e):
                 raise TrainingDiverged(step, "activations", str(e)) from None
@@ -110,7 +121,7 @@ class Supervised:
                 "state_grows": self.model.state_grows}
 
 
-def train(exp: Experiment, out: str | Path | None = None, progress: bool = True,
+def train(exp: Experiment, out: str | Path | None = None, progress: bool | str = True,
           resume: bool = False, overwrite: bool = False) -> dict:
     """Train ``exp``; return the run summary (params, state size, time, final/best eval,
     history). ``out``: the run folder (None: write nothing). With ``resume``, continue from
