@@ -4,7 +4,7 @@ host while tracing)."""
 
 import pytest
 import torch
-from op_cases import CASES, IDS, make_inputs
+from op_cases import CASES, IDS, each, make_inputs
 
 dynamo = pytest.importorskip("torch._dynamo")
 
@@ -14,7 +14,7 @@ dynamo = pytest.importorskip("torch._dynamo")
 def test_rule_traces_without_graph_break(case_id, form):
     if form not in CASES[case_id].rule.forms and form != "auto":
         pytest.skip(f"{case_id} has no {form} form")
-    x = {n: t.float() for n, t in make_inputs(case_id, T=8).items()}
+    x = {n: each(lambda t: t.float(), t) for n, t in make_inputs(case_id, T=8).items()}
     rule = CASES[case_id].rule
     args = [x[a.name] for a in rule.args]
 
