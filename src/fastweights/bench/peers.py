@@ -90,8 +90,9 @@ PEERS = [
     Peer("fla naive_chunk_simple_gla", "gated_sum_rule (g [B, T, H])", _fla_simple_gla),
     Peer("fla naive_recurrent_gla", "gated_sum_rule (g [B, T, H, K])", _fla_gla_recurrent),
     Peer("fla delta_rule_chunkwise", "delta_rule", _fla_delta_rule, multiple=32),
-    Peer("fla naive_chunk_gated_delta_rule", "gated_delta_rule", _fla_gated_delta_rule),
-    Peer("transformers torch_chunk_gated_delta_rule", "gated_delta_rule",
+    Peer("fla naive_chunk_gated_delta_rule", "gated_delta_rule (g [B, T, H])",
+         _fla_gated_delta_rule),
+    Peer("transformers torch_chunk_gated_delta_rule", "gated_delta_rule (g [B, T, H])",
          _hf_gated_delta_rule),
 ]
 
