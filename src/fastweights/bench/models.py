@@ -12,6 +12,9 @@ and an LSTM, all at d_model 256, 4 layers, 4 heads, batch 8, token inputs and ou
   (distinct storages, measured with ``saved_tensors_hooks``);
 - streaming: ``model.step`` latency (batch 1, minimum over 8 tokens) after a prefill of
   L tokens, and the number of aten operations that one step dispatches.
+
+With ``--compile`` each training step is also timed through ``torch.compile(model)`` (the
+first call, which compiles, is not timed), beside the eager step in the same process.
 """
 
 from __future__ import annotations
@@ -119,6 +122,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--reps", type=int, default=2, help="timed training steps (minimum)")
     parser.add_argument("--csv", type=Path, default=None, help="also write every row")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the training step under torch.compile")
     args = parser.parse_args(argv)
     unknown = [m for m in args.models if m not in models.MODELS]
     if unknown:
@@ -136,9 +141,10 @@ def main(argv: list[str]) -> int:
     print("\n".join(lines), flush=True)
     rows: list[dict] = []
     print("\n## Training: tokens/s (one AdamW step, min wall time), activation memory\n")
+    compiled = " compiled step ms | compile speed-up |" if args.compile else ""
     print("| model | parameters | T | step ms | tokens/s | cost/token vs first T | "
-          "saved for backward MiB |")
-    print("|---|---|---|---|---|---|---|")
+          f"saved for backward MiB |{compiled}")
+    print("|---|---|---|---|---|---|---|" + ("---|---|" if args.compile else ""))
     for name in args.models:
         torch.manual_seed(0)
         model = build(name, d, layers, max(max(lengths), max(contexts)) + 16)
@@ -149,11 +155,16 @@ def main(argv: list[str]) -> int:
             per_token = secs / (B * T)
             first = first or per_token
             mem = activation_bytes(model, B, T)
+            extra, row = "", {}
+            if args.compile:
+                fast = train_step_time(torch.compile(model), B, T, reps)
+                extra = f" {fast * 1e3:.0f} | {secs / fast:.2f}× |"
+                row = {"compiled_ms": 1e3 * fast}
             print(f"| {name} | {params / 1e6:.2f} M | {T} | {secs * 1e3:.0f} | "
-                  f"{B * T / secs:,.0f} | {per_token / first:.2f} | {mem / 2**20:.0f} |",
+                  f"{B * T / secs:,.0f} | {per_token / first:.2f} | {mem / 2**20:.0f} |{extra}",
                   flush=True)
             rows.append(dict(section="train", model=name, T=T, ms=secs * 1e3,
-                             tokens_per_s=B * T / secs, saved_mib=mem / 2**20))
+                             tokens_per_s=B * T / secs, saved_mib=mem / 2**20) | row)
     print("\n## Streaming: one model.step (batch 1) after a prefill of L tokens\n")
     print("| model | L | step ms | aten ops per step |\n|---|---|---|---|")
     for name in args.models:
@@ -164,7 +175,8 @@ def main(argv: list[str]) -> int:
             print(f"| {name} | {L} | {secs * 1e3:.2f} | {ops} |", flush=True)
             rows.append(dict(section="stream", model=name, T=L, ms=secs * 1e3, ops=ops))
     if args.csv is not None:
-        fields = ["section", "model", "T", "ms", "tokens_per_s", "saved_mib", "ops"]
+        fields = ["section", "model", "T", "ms", "tokens_per_s", "saved_mib", "ops",
+                  "compiled_ms"]
         with args.csv.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=["threads", *fields])
             writer.writeheader()
