@@ -12,12 +12,28 @@ def test_quick_run_prints_every_section(capsys):
     out = capsys.readouterr().out
     assert out.startswith("# fastweights bench ops\nmachine: ")
     assert f"torch {torch.__version__}" in out and "threads: 1" in out
-    for section in ("Correctness gate", "Time per call", "Bar: delta_rule fwd+bwd",
-                    "GFLOP/s", "peak RSS growth"):
+    for section in ("estimated run time", "Correctness gate", "Time per call", "Peers",
+                    "Bar: delta_rule fwd+bwd", "GFLOP/s", "peak RSS growth"):
         assert section in out
     assert "FAIL" not in out and "correctness check failed" not in out
-    rows = [line for line in out.splitlines() if line.startswith("| delta_rule | chunk | 128")]
-    assert len(rows) == 1 and rows[0].endswith("× |")
+    for regime in ("small", "large"):
+        rows = [line for line in out.splitlines()
+                if line.startswith(f"| delta_rule | {regime} | 128 | chunk/64 |")]
+        assert len(rows) == 1 and rows[0].endswith("× |")
+        auto = [line for line in out.splitlines()
+                if line.startswith(f"| delta_rule | {regime} | 128 | auto → ")]
+        assert len(auto) == 1 and auto[0].endswith("× |")
+
+
+def test_csv_has_every_timed_row(tmp_path, capsys):
+    path = tmp_path / "ops.csv"
+    assert bench.main(["ops", "--quick", "--rules", "delta_rule", "--regimes", "small",
+                       "--csv", str(path)]) == 0
+    lines = path.read_text().splitlines()
+    assert lines[0] == ("threads,commit,section,rule,regime,T,impl,fwd_ms,fwd_bwd_ms,"
+                        "ratio_fwd,ratio_fwd_bwd")
+    forms = [line.split(",")[6] for line in lines[1:] if ",forms," in line]
+    assert forms[:3] == ["recurrent", "parallel", "chunk/64"] and forms[3].startswith("auto")
 
 
 def test_failing_rule_gets_no_speed_up(capsys, monkeypatch):
@@ -32,12 +48,11 @@ def test_failing_rule_gets_no_speed_up(capsys, monkeypatch):
     assert bench.main(["ops", "--quick", "--rules", "sum_rule"]) == 0
     out = capsys.readouterr().out
     assert "| sum_rule | chunk | 1.0e-03 | FAIL |" in out
-    chunk_row = next(line for line in out.splitlines()
-                     if line.startswith("| sum_rule | chunk | 128"))
-    assert chunk_row.endswith("correctness check failed | correctness check failed |")
-    parallel_row = next(line for line in out.splitlines()
-                        if line.startswith("| sum_rule | parallel | 128"))
-    assert parallel_row.endswith("× |")
+    failed = "correctness check failed | correctness check failed |"
+    for form, good in (("chunk/64", False), ("auto", False), ("parallel", True)):
+        row = next(line for line in out.splitlines()
+                   if line.startswith(f"| sum_rule | small | 128 | {form}"))
+        assert row.endswith("× |") if good else row.endswith(failed), row
 
 
 def test_naive_baseline_matches_reference():
@@ -45,3 +60,15 @@ def test_naive_baseline_matches_reference():
     err = bench_ops.gate(delta, "baseline", fn=lambda x, s0: bench_ops.naive_chunk_delta_rule(
         *x, scale=x[0].shape[-1] ** -0.5, chunk_size=16, initial_state=s0))
     assert err <= 1e-10
+
+
+def test_models_benchmark_quick(capsys, tmp_path):
+    path = tmp_path / "models.csv"
+    assert bench.main(["models", "--quick", "--models", "deltanet", "transformer",
+                       "--csv", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# fastweights bench models\nmachine: ")
+    for name in ("deltanet", "transformer"):
+        assert f"| {name} | " in out
+    assert "aten ops per step" in out and "tokens/s" in out
+    assert len(path.read_text().splitlines()) == 1 + 2 * 2 + 2 * 2

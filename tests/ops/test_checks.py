@@ -118,7 +118,7 @@ def test_no_value_is_read_off_the_cpu_by_default(monkeypatch):
     from fastweights import ops
     previous = ops.debug(True)
     try:
-        with pytest.raises(RuntimeError, match="cannot be called on meta"):  # values read
+        with pytest.raises(RuntimeError, match="(?i)meta"):  # values read on the host
             op_cases.call("gated_delta_rule-g3d", x, form="recurrent")
     finally:
         ops.debug(previous)

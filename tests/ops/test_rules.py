@@ -140,16 +140,28 @@ def test_neutral_steps_leave_the_state_unchanged(case_id):
 
 
 @pytest.mark.parametrize("case_id", IDS)
-def test_auto_picks_recurrent_for_one_step_and_chunk_otherwise(case_id, monkeypatch):
-    forms = CASES[case_id].rule.forms
+def test_auto_picks_recurrent_for_one_step_and_the_table_otherwise(case_id, monkeypatch):
+    from fastweights.ops import auto_table, dispatch
+    rule = CASES[case_id].rule
+    forms = rule.forms
     used = []
-    for name in {"recurrent", "chunk"} & set(forms):
+    for name in set(forms):
         impl = forms[name]
-        monkeypatch.setitem(forms, name, lambda *a, _n=name, _f=impl, **k: (used.append(_n),
-                                                                             _f(*a, **k))[1])
+        monkeypatch.setitem(forms, name, lambda *a, _n=name, _f=impl, **k: (
+            used.append((_n, k.get("chunk_size"))), _f(*a, **k))[1])
+    x = make_inputs(case_id, T=9)
+    variant = dispatch.variant(rule, [x[a.name] for a in rule.args])
+    # a table that asks for the parallel form (or chunks of 4) at T ≤ 8, chunks of 2 beyond
+    short = ("parallel", 0) if "parallel" in forms else ("chunk", 4)
+    rows = [(8, *short), (64, "chunk", 2)]
+    table = {variant: {r: {m: rows for m in ("train", "infer")} for r in ("small", "large")}}
+    monkeypatch.setattr(auto_table, "TABLE", table if "chunk" in forms else {})
     for T in (1, 2, 9):
         call(case_id, make_inputs(case_id, T=T), chunk_size=8)
-    assert used == ["recurrent", *(["chunk"] * 2 if "chunk" in forms else ["recurrent"] * 2)]
+    if "chunk" not in forms:
+        assert [n for n, _ in used] == ["recurrent"] * 3
+    else:
+        assert used == [("recurrent", None), (short[0], short[1] or None), ("chunk", 2)]
 
 
 @pytest.mark.parametrize("case_id", GATED)
@@ -164,6 +176,21 @@ def test_strong_gates_stay_finite_and_exact(case_id):
         assert all(torch.isfinite(flat(g)).all() for g in got[2].values()), form
         bad = {n: e for n, e in errors(got, ref).items() if not e <= 1e-5}
         assert not bad, (form, bad)
+
+
+@pytest.mark.parametrize("factored", [True, False])
+@pytest.mark.parametrize("case_id", GATED)
+def test_both_decay_paths_match_recurrent(case_id, factored, monkeypatch):
+    # gentle gates take the factored decays e^{b_t}·e^{−b_s}, strong ones the pairwise sums:
+    # each path on its own against the reference, fp64 and fp32
+    from fastweights.ops import chunking
+    seen = []
+    real = chunking.factored_decays_ok
+    monkeypatch.setattr(chunking, "factored_decays_ok",
+                        lambda b: seen.append(real(b)) or (factored and real(b)))
+    for dtype in DTYPES:
+        assert_matches_reference(case_id, 100, dtype, "chunk", 32)
+    assert not seen or any(seen)  # the sampled gates do allow the factored path
 
 
 @pytest.mark.parametrize("chunk_size", [16, 64])

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from fastweights.bench import envs, ops
+from fastweights.bench import envs, models, ops, tune
 
-BENCHMARKS = {"ops": ops.main, "envs": envs.main}
+BENCHMARKS = {"envs": envs.main, "models": models.main, "ops": ops.main, "tune": tune.main}
 
 
 def main(argv: list[str]) -> int:

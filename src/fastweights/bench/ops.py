@@ -1,29 +1,37 @@
-"""Benchmark of the update rules: every rule × form, forward and forward+backward, on CPU.
+"""Benchmark of the update rules: every rule × form, forward and forward+backward, on CPU,
+beside other projects' CPU implementations, in one process.
 
-Run as ``fastweights bench ops --threads 2``. It prints, in this order:
+Run as ``fastweights bench ops --threads 2`` (``--csv out.csv`` also writes every timed row,
+``--quick`` shrinks everything to seconds). It prints, in this order:
 
-1. a header (machine, torch version, git commit, threads, shapes);
+1. a header (machine, torch version, git commit, threads, shapes) and an estimate of the
+   run time;
 2. a correctness gate: every form of every rule against its recurrent reference (float64,
-   outputs, final state and all gradients ≤ 1e-10 relative). A rule whose gate fails gets
-   no speed-up column: its rows say "correctness check failed";
-3. times at B=2, H=4, K=V=64, T ∈ {256, 1024, 4096}, fp32, with speed-ups over the
-   recurrent form measured in the same run;
-4. the bar: delta_rule fwd+bwd at T=2048, chunk form vs recurrent form (the reference, a
-   step loop whose backward is linear in T) vs a straightforward chunkwise baseline
-   (row-by-row triangular solve, autograd through it);
-5. the chunk form's achieved GFLOP/s beside a plain 2048×2048 matmul in the same run;
-6. peak memory of delta_rule chunk fwd+bwd at T=16384.
+   outputs, final state and all gradients ≤ 1e-10 relative), and every peer's output
+   against it (float32, ≤ 1e-4). A rule or peer whose gate fails gets no ratio: its rows
+   say "correctness check failed";
+3. times per call in two regimes, many small heads (B=64, H=4, K=V=16, T ∈ {128, 512}) and
+   long sequences (B=2, H=4, K=V=64, T = 2048), with speed-ups over the recurrent form
+   (the parallel form only up to T = 256);
+4. peers side by side with our ``form="auto"`` at the same shapes: flash-linear-attention's
+   pure-torch references and transformers' ``torch_chunk_gated_delta_rule``
+   (``fastweights[bench]``), as peer time / our time (> 1: ours is faster);
+5. the bar: delta_rule fwd+bwd at T=2048, chunk form vs recurrent form vs a straightforward
+   chunkwise baseline (row-by-row triangular solve, autograd through it);
+6. the chunk form's achieved GFLOP/s beside a plain 2048×2048 matmul in the same run;
+7. peak memory of delta_rule chunk fwd+bwd at T=16384.
 
-``--quick`` shrinks everything so that the whole run takes seconds (used by the tests).
+Every time is the minimum wall time over repetitions that are interleaved round-robin with
+the other contenders of the same row, so that a change in machine load hits them alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -34,7 +42,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from fastweights.ops import RULES, sampling
+from fastweights.bench import peers
+from fastweights.ops import RULES, dispatch, sampling
 from fastweights.ops.delta_rule import chunk_scan
 
 N_H = 2  # Householder steps per token for delta_product_rule
@@ -157,18 +166,29 @@ def gate(case: Case, form: str, fn: Callable | None = None, tol: float = 1e-10) 
     return worst if worst == worst else float("inf")  # NaN counts as a failure
 
 
+def peer_gate(peer: peers.Peer, fn: Callable) -> float:
+    """Relative error of a peer's output vs our recurrent reference (float32, T = 128)."""
+    case = next(c for c in CASES  # the first case of a variant has default options
+                if dispatch.variant(c.case.rule, c.inputs(1, 2, 1, 4, 4, torch.float32))
+                == peer.variant)
+    xs = case.inputs(B=2, T=128, H=2, K=16, V=16, dtype=torch.float32)
+    with torch.no_grad():
+        ref, _ = case.run(xs, "recurrent")
+        try:
+            got = fn(*xs)
+        except Exception:  # a peer that crashes fails its gate
+            return float("inf")
+    err = _rel(got.float(), ref)
+    return err if err == err else float("inf")
+
+
 # --------------------------------------------------------------------------------------------
 # timing
 
 
-def _time(fn: Callable[[], object], reps: int, budget_s: float) -> float:
-    """Median wall time of ``fn`` after one warm-up; fewer reps once ``budget_s`` is spent."""
-    return time_interleaved({"fn": fn}, reps, budget_s)["fn"]
-
-
 def time_interleaved(fns: dict[str, Callable[[], object]], reps: int,
                      budget_s: float) -> dict[str, float]:
-    """Median wall time of each function, timed round-robin so that a change in machine load
+    """Minimum wall time of each function, timed round-robin so that a change in machine load
     (other processes on a shared machine) hits every contender of a ratio alike.
 
     One warm-up call each (kept as a sample when it took over half a second: slow calls need
@@ -188,7 +208,7 @@ def time_interleaved(fns: dict[str, Callable[[], object]], reps: int,
             t0 = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in samples.items()}
+    return {name: min(ts) for name, ts in samples.items()}
 
 
 def fwd_call(run: Callable, xs: list[torch.Tensor]) -> Callable[[], object]:
@@ -301,34 +321,69 @@ def _fmt_ms(t: float | None) -> str:
     return "—" if t is None else f"{t * 1e3:.1f}"
 
 
+REGIMES = {"small": dict(B=64, H=4, K=16, V=16, lengths=[128, 512]),
+           "large": dict(B=2, H=4, K=64, V=64, lengths=[2048])}
+QUICK_REGIMES = {"small": dict(B=4, H=2, K=16, V=16, lengths=[128]),
+                 "large": dict(B=1, H=2, K=32, V=32, lengths=[128])}
+
+
+def auto_label(case: Case, xs: list[torch.Tensor], grad: bool) -> str:
+    """``"auto → chunk/32"``: what ``form="auto"`` runs for these inputs."""
+    rule = case.case.rule
+    dims = {"T": xs[0].shape[1], "K": xs[0].shape[-1]}
+    with torch.set_grad_enabled(grad):
+        leaves = [x.requires_grad_(grad) if grad else x for x in (t.detach() for t in xs)]
+        form, chunk = dispatch.auto_choice(rule, leaves, dims, 64)
+    return f"auto → {form}" + (f"/{chunk}" if form == "chunk" else "")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="fastweights bench ops", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--quick", action="store_true", help="tiny shapes; runs in seconds")
     parser.add_argument("--lengths", type=int, nargs="+", default=None,
-                        help="sequence lengths (default 256 1024 4096)")
-    parser.add_argument("--reps", type=int, default=5, help="timed repetitions (median)")
-    parser.add_argument("--chunk-size", type=int, default=64)
+                        help="sequence lengths for both regimes (default: 128 512 for small "
+                             "heads, 2048 for large ones)")
+    parser.add_argument("--reps", type=int, default=5, help="timed repetitions (minimum)")
+    parser.add_argument("--chunk-size", type=int, default=64,
+                        help="chunk size of the 'chunk' rows ('auto' takes its table's)")
     parser.add_argument("--shape", type=int, nargs=4, default=None, metavar=("B", "H", "K", "V"),
-                        help="batch, heads, key and value size of the timed calls")
+                        help="time one regime of this batch, heads, key and value size "
+                             "instead of the two defaults")
     parser.add_argument("--rules", nargs="+", default=None,
                         help="benchmark only these rules (names as in fastweights.ops.RULES)")
+    parser.add_argument("--regimes", nargs="+", choices=sorted(REGIMES), default=None,
+                        help="only these shape regimes (default: both)")
+    parser.add_argument("--csv", type=Path, default=None, help="also write every timed row")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    regimes = QUICK_REGIMES if args.quick else REGIMES
+    regimes = {n: r for n, r in regimes.items() if args.regimes is None or n in args.regimes}
+    if args.shape is not None:
+        regimes = {"custom": dict(zip("BHKV", args.shape, strict=True),
+                                  lengths=[256, 1024, 4096])}
     if args.quick:
-        B, H, K, V = 1, 2, 16, 16
-        lengths, bar_T, mem_T, mm_n, reps, budget = [128], 256, 1024, 256, 1, 2.0
+        bar = dict(B=1, H=2, K=16, V=16)
+        bar_T, mem_T, mm_n, reps, budget = 256, 1024, 256, 1, 2.0
     else:
-        B, H, K, V = 2, 4, 64, 64
-        lengths, bar_T, mem_T, mm_n, reps, budget = [256, 1024, 4096], 2048, 16384, 2048, \
-            args.reps, 20.0
-    lengths = args.lengths or lengths
-    B, H, K, V = args.shape or (B, H, K, V)
+        bar = dict(B=2, H=4, K=64, V=64)
+        bar_T, mem_T, mm_n, reps, budget = 2048, 16384, 2048, args.reps, 20.0
+    B, H, K, V = bar["B"], bar["H"], bar["K"], bar["V"]
     C = args.chunk_size
     cases = [c for c in CASES if args.rules is None or c.rule in args.rules]
-    lines = header(args.threads, f"B={B} H={H} K={K} V={V} chunk_size={C}")
+    shapes = "; ".join(f"{n}: B={r['B']} H={r['H']} K={r['K']} V={r['V']} "
+                       f"T={','.join(map(str, args.lengths or r['lengths']))}"
+                       for n, r in regimes.items())
+    lines = header(args.threads, f"{shapes}; chunk rows at chunk_size={C}")
+    found = [(p, *peers.available(p)) for p in peers.PEERS
+             if args.rules is None or p.variant.split(" (")[0] in args.rules]
+    groups = sum(len(args.lengths or r["lengths"]) for r in regimes.values()) * (
+        len(cases) + sum(fn is not None for _, fn, _ in found)) + 3
+    lines.append(f"estimated run time: at most {groups * budget / 60:.0f} min (each of "
+                 f"{groups} timed groups stops after {budget:.0f} s), plus the gates")
     print("\n".join(lines), flush=True)
+    rows: list[dict] = []
 
     print("\n## Correctness gate (float64 vs the recurrent reference: o, S_T, all gradients)\n")
     print("| rule | form | worst rel. error | gate |\n|---|---|---|---|")
@@ -351,31 +406,90 @@ def main(argv: list[str]) -> int:
     ok[("baseline", "chunk")] = naive_err <= 1e-10
     print(f"| naive chunk baseline (delta_rule) | chunk | {naive_err:.1e} | "
           f"{'pass' if naive_err <= 1e-10 else 'FAIL'} |", flush=True)
+    peer_ok = {}
+    for peer, fn, why in found:
+        if fn is None:
+            print(f"| {peer.name} | peer | — | unavailable: {why} |")
+            continue
+        err = peer_gate(peer, fn)
+        peer_ok[peer.name] = err <= 1e-4
+        print(f"| {peer.name} | peer (fp32, output) | {err:.1e} | "
+              f"{'pass' if peer_ok[peer.name] else 'FAIL'} |", flush=True)
 
-    print("\n## Time per call, ms (median); speed-up = recurrent time / this form's time\n")
-    print("| rule | form | T | fwd | fwd+bwd | speed-up fwd | speed-up fwd+bwd |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n## Time per call, ms (min); speed-up = recurrent time / this form's time\n")
+    print("| rule | regime | T | form | fwd | fwd+bwd | speed-up fwd | speed-up fwd+bwd |")
+    print("|---|---|---|---|---|---|---|---|")
     for case in cases:
-        for T in lengths:
-            xs = case.inputs(B, T, H, K, V, torch.float32)
-            calls = {}
-            for form in case.forms:
-                def run(x, form=form, case=case):
-                    return case.run(x, form, chunk_size=C)
-                calls[(form, "fwd")] = fwd_call(run, xs)
-                calls[(form, "fwd+bwd")] = fwd_bwd_call(run, xs)
-            t = time_interleaved(calls, reps, budget)
-            rec = (t[("recurrent", "fwd")], t[("recurrent", "fwd+bwd")])
-            for form in case.forms:
-                t_f, t_fb = t[(form, "fwd")], t[(form, "fwd+bwd")]
-                if form == "recurrent":
-                    s_f = s_fb = "1.0×"
-                elif not ok[(case.label, form)]:
-                    s_f = s_fb = "correctness check failed"
-                else:
-                    s_f, s_fb = f"{rec[0] / t_f:.1f}×", f"{rec[1] / t_fb:.1f}×"
-                print(f"| {case.label} | {form} | {T} | {_fmt_ms(t_f)} | {_fmt_ms(t_fb)} | "
-                      f"{s_f} | {s_fb} |", flush=True)
+        for regime, r in regimes.items():
+            for T in args.lengths or r["lengths"]:
+                xs = case.inputs(r["B"], T, r["H"], r["K"], r["V"], torch.float32)
+                calls = {}
+                # the quadratic form is for short sequences (a T×T solve per head)
+                forms = [f for f in case.forms if not (f == "parallel" and T > 256)]
+                forms.append("auto")
+                for form in forms:
+                    def run(x, form=form, case=case):
+                        return case.run(x, form, **({"chunk_size": C} if form == "chunk"
+                                                    else {}))
+                    calls[(form, "fwd")] = fwd_call(run, xs)
+                    calls[(form, "fwd+bwd")] = fwd_bwd_call(run, xs)
+                t = time_interleaved(calls, reps, budget)
+                rec = (t[("recurrent", "fwd")], t[("recurrent", "fwd+bwd")])
+                for form in forms:
+                    t_f, t_fb = t[(form, "fwd")], t[(form, "fwd+bwd")]
+                    label = form if form != "auto" else \
+                        f"{auto_label(case, xs, False)} / {auto_label(case, xs, True)[7:]}"
+                    label = f"chunk/{C}" if form == "chunk" else label
+                    if form == "recurrent":
+                        s_f = s_fb = "1.0×"
+                    elif not all(ok.get((case.label, f), True)
+                                 for f in (case.forms if form == "auto" else [form])):
+                        s_f = s_fb = "correctness check failed"
+                    else:
+                        s_f, s_fb = f"{rec[0] / t_f:.1f}×", f"{rec[1] / t_fb:.1f}×"
+                    print(f"| {case.label} | {regime} | {T} | {label} | {_fmt_ms(t_f)} | "
+                          f"{_fmt_ms(t_fb)} | {s_f} | {s_fb} |", flush=True)
+                    rows.append(dict(section="forms", rule=case.label, regime=regime, T=T,
+                                     impl=label, fwd_ms=1e3 * t_f, fwd_bwd_ms=1e3 * t_fb,
+                                     ratio_fwd=rec[0] / t_f, ratio_fwd_bwd=rec[1] / t_fb))
+
+    print("\n## Peers, ms (min), beside our form='auto' in the same process; × = peer time / "
+          "ours (> 1: ours is faster)\n")
+    print("| peer | rule | regime | T | ours fwd | peer fwd | × fwd | ours fwd+bwd | "
+          "peer fwd+bwd | × fwd+bwd |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    by_variant: dict[str, Case] = {}  # the first case of a variant has default options
+    for c in CASES:
+        by_variant.setdefault(dispatch.variant(c.case.rule, c.inputs(1, 2, 1, 4, 4,
+                                                                     torch.float32)), c)
+    for peer, fn, _ in found:
+        case = by_variant.get(peer.variant)
+        if fn is None or case is None or case not in cases:
+            continue
+        for regime, r in regimes.items():
+            for T0 in args.lengths or r["lengths"]:
+                T = -(-T0 // peer.multiple) * peer.multiple
+                xs = case.inputs(r["B"], T, r["H"], r["K"], r["V"], torch.float32)
+                calls = {("ours", "fwd"): fwd_call(lambda x, case=case: case.run(x, "auto"), xs),
+                         ("ours", "fwd+bwd"): fwd_bwd_call(
+                             lambda x, case=case: case.run(x, "auto"), xs),
+                         ("peer", "fwd"): fwd_call(lambda x, fn=fn: (fn(*x), None), xs),
+                         ("peer", "fwd+bwd"): fwd_bwd_call(lambda x, fn=fn: (fn(*x), None), xs)}
+                t = time_interleaved(calls, reps, budget)
+                gated = peer_ok.get(peer.name) and all(
+                    ok.get((case.label, f), True) for f in case.forms)
+                x_f = t[("peer", "fwd")] / t[("ours", "fwd")]
+                x_fb = t[("peer", "fwd+bwd")] / t[("ours", "fwd+bwd")]
+                fx = (f"{x_f:.2f}×", f"{x_fb:.2f}×") if gated else \
+                    ("correctness check failed",) * 2
+                print(f"| {peer.name} | {case.label} | {regime} | {T} | "
+                      f"{_fmt_ms(t[('ours', 'fwd')])} | {_fmt_ms(t[('peer', 'fwd')])} | {fx[0]} | "
+                      f"{_fmt_ms(t[('ours', 'fwd+bwd')])} | {_fmt_ms(t[('peer', 'fwd+bwd')])} | "
+                      f"{fx[1]} |", flush=True)
+                rows.append(dict(section="peers", rule=case.label, regime=regime, T=T,
+                                 impl=peer.name, fwd_ms=1e3 * t[("peer", "fwd")],
+                                 fwd_bwd_ms=1e3 * t[("peer", "fwd+bwd")], ratio_fwd=x_f,
+                                 ratio_fwd_bwd=x_fb))
 
     print(f"\n## Bar: delta_rule fwd+bwd at T={bar_T} (B={B}, H={H}, K=V={K})\n")
     xs = delta.inputs(B, bar_T, H, K, V, torch.float32)
@@ -402,16 +516,22 @@ def main(argv: list[str]) -> int:
               + (" [--quick shapes; the bar is for the full run]" if args.quick else ""))
 
     print("\n## Matmul throughput (forward pass of the delta_rule chunk form)\n")
-    flops = delta_chunk_flops(B, bar_T, H, K, V, C)
     a, b = torch.randn(mm_n, mm_n), torch.randn(mm_n, mm_n)
-    tm = time_interleaved({"chunk": fwd_call(runs["chunk"], xs), "matmul": lambda: a @ b},
-                          max(reps, 3), budget)
-    t_fwd_chunk, mm = tm["chunk"], 2 * mm_n**3 / tm["matmul"] / 1e9
-    chunk_gf = flops / t_fwd_chunk / 1e9
+    sizes = sorted({C, 32})
+    fwd = {f"chunk/{c}": fwd_call(lambda x, c=c: delta.run(x, "chunk", chunk_size=c), xs)
+           for c in sizes}
+    tm = time_interleaved(fwd | {"matmul": lambda: a @ b}, max(reps, 3), budget)
+    mm = 2 * mm_n**3 / tm["matmul"] / 1e9
     print(f"plain {mm_n}×{mm_n} fp32 matmul: {mm:.1f} GFLOP/s")
-    print(f"delta_rule chunk forward, T={bar_T}: {flops / 1e9:.2f} GFLOP in "
-          f"{_fmt_ms(t_fwd_chunk)} ms = {chunk_gf:.1f} GFLOP/s ({100 * chunk_gf / mm:.0f}% of "
-          f"the matmul)")
+    for c in sizes:
+        flops = delta_chunk_flops(B, bar_T, H, K, V, c)
+        t_c = tm[f"chunk/{c}"]
+        share = flops / t_c / 1e9 / mm
+        print(f"delta_rule chunk forward, chunk_size={c}, T={bar_T}: {flops / 1e9:.2f} GFLOP "
+              f"in {_fmt_ms(t_c)} ms = {flops / t_c / 1e9:.1f} GFLOP/s ({100 * share:.0f}% of "
+              f"the matmul; target ≥ 45%: {'met' if share >= 0.45 else 'NOT met'})")
+        rows.append(dict(section="matmul share", rule="delta_rule", regime="large", T=bar_T,
+                         impl=f"chunk/{c}", fwd_ms=1e3 * t_c, ratio_fwd=share))
 
     print(f"\n## Memory: delta_rule chunk fwd+bwd at T={mem_T} (B={B}, H={H}, K=V={K})\n")
     mem = peak_memory(B, mem_T, H, K, V, C, args.threads)
@@ -423,5 +543,15 @@ def main(argv: list[str]) -> int:
     print(f"saved for backward: {mem['saved'] / mib:.0f} MiB; for scale: inputs "
           f"q, k, v, β {inputs / mib:.0f} MiB, one state per chunk {per_chunk / mib:.0f} MiB, "
           f"one state per step would be {per_step / mib:.0f} MiB")
+    if args.csv is not None:
+        fields = ["section", "rule", "regime", "T", "impl", "fwd_ms", "fwd_bwd_ms",
+                  "ratio_fwd", "ratio_fwd_bwd"]
+        with args.csv.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["threads", "commit", *fields])
+            writer.writeheader()
+            commit = lines[2].split("commit ", 1)[1]
+            for row in rows:
+                writer.writerow({"threads": args.threads, "commit": commit} | row)
+        print(f"\nwrote {args.csv} ({len(rows)} rows)")
     return 0
 

@@ -3,7 +3,9 @@ width c, then SiLU, with the last c−1 inputs carried as state.
 
     y_t = SiLU(Σ_{j=0}^{c−1} w_j ⊙ u_{t−j} + b)        u_{t−j} from the cache for t−j < 0
 
-State: ``cache`` [B, C, c−1], the last c−1 inputs (zeros at the start). With ``mask`` [B, T]
+State: ``cache`` [B, C, c−1], the last c−1 inputs (zeros at the start). The parameters are
+those of a depthwise ``nn.Conv1d``; the computation runs channels last, as c shifted
+multiply-adds on [B, T, C]. With ``mask`` [B, T]
 only a row's real steps are convolved (gathered to the front in order, convolved after the
 cache, scattered back): a masked step enters neither the cache nor any real output, so a row
 with masked steps gives what it gives without them. Outputs at masked steps are unspecified.
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 from torch import Tensor, nn
 
 
@@ -34,11 +35,17 @@ class ShortConv(nn.Conv1d):
             # real steps first (a stable sort), so each row's real inputs are contiguous
             order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)  # [B, T]
             u = u.gather(1, order[..., None].expand_as(u))
-        full = torch.cat([cache, rearrange(u, "b t c -> b c t")], dim=-1)
-        y = rearrange(F.silu(super().forward(full)), "b c t -> b t c")
-        w = cache.shape[-1]
+        # channels last throughout: c shifted multiply-adds on [B, T, C], which are cheaper
+        # forward and backward on CPU than a depthwise convolution over transposed copies
+        full = torch.cat([cache.mT.to(u.dtype), u], dim=1)  # [B, c−1+T, C]
+        T, w = u.shape[1], cache.shape[-1]
+        taps = self.weight[:, 0, :]  # [C, c]
+        y = self.bias + full[:, :T] * taps[:, 0]
+        for i in range(1, w + 1):
+            y = y + full[:, i:i + T] * taps[:, i]
+        y = F.silu(y)
         if mask is None:
-            return y, full[..., full.shape[-1] - w:]
+            return y, full[:, full.shape[1] - w:].mT
         idx = mask.sum(1)[:, None, None] + torch.arange(w, device=u.device)  # [B, 1, w]
         out = torch.empty_like(y).scatter_(1, order[..., None].expand_as(y), y)
-        return out, full.gather(2, idx.expand(-1, full.shape[1], -1))
+        return out, full.mT.gather(2, idx.expand(-1, full.shape[2], -1))

@@ -133,7 +133,9 @@ class SequenceModel(nn.Module):
         if c.tokens:
             if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
                 raise ValueError(f"{name} must hold integer token ids, got dtype {x.dtype}")
-            lo, hi = (int(x.min()), int(x.max())) if x.numel() else (0, 0)
+            # one reduction and one host read; none while torch.compile traces (a graph break)
+            skip = torch.compiler.is_compiling() or not x.numel()
+            lo, hi = (0, 0) if skip else torch.stack(torch.aminmax(x)).tolist()
             if lo < 0 or hi >= c.input_size:
                 raise ValueError(f"{name} holds token ids in [{lo}, {hi}], outside "
                                  f"[0, {c.input_size})")

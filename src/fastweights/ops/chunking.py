@@ -7,6 +7,7 @@ steps (heads first, so every matmul is batched over (B, H, N)).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -29,17 +30,18 @@ def stack_steps(outs: list[Tensor], B: int, H: int, V: int, like: Tensor) -> Ten
 
 
 def to_chunks(x: Tensor, chunk_size: int) -> Tensor:
-    """[B, T, H, *D] → [B, H, N, C, *D], zero-padding T up to N·C.
+    """[B, T, H, *D] → [B, H, N, C, *D], zero-padding T up to N·C: one copy into a
+    contiguous buffer, so that every batched matmul on it runs without another.
 
     Zero is the neutral value of every argument the chunk kernels take (q, k, v, β, g):
     a padded step writes and decays nothing, so the final state is unchanged.
     """
     B, T, H = x.shape[:3]
     n = -(-T // chunk_size)
-    pad = n * chunk_size - T
-    if pad:
-        x = torch.cat([x, x.new_zeros(B, pad, *x.shape[2:])], dim=1)
-    return x.movedim(2, 1).reshape(B, H, n, chunk_size, *x.shape[3:])
+    x = x.movedim(2, 1)  # [B, H, T, *D]
+    if n * chunk_size > T:
+        x = F.pad(x, (0, 0) * (x.dim() - 3) + (0, n * chunk_size - T))
+    return x.contiguous().reshape(B, H, n, chunk_size, *x.shape[3:])
 
 
 def from_chunks(x: Tensor, T: int) -> Tensor:
@@ -59,6 +61,23 @@ def segsum(g: Tensor) -> Tensor:
     x = g[..., :, None].expand(*g.shape, T).masked_fill(~ones.tril(-1), 0)  # x[t, s] = g_t
     out = x.cumsum(dim=-2)
     return out.masked_fill(~ones.tril(), float("-inf"))
+
+
+FACTORED_LOG_DECAY = 30.0
+
+
+def factored_decays_ok(b: Tensor) -> bool:
+    """Whether the decays of a chunk may be factored, exp(b_t − b_s) = e^{b_t} · e^{−b_s}.
+
+    b: the log-decays from each chunk's start, [..., C, ·] (cumulative sums of g ≤ 0, most
+    negative at the chunk end). Factoring is exact to rounding while every |b| ≤ 30 (e^{±30}
+    stays finite, and the rounding of b costs at most 30·ε relative); past that, or where
+    reading that bound would sync a device or break a ``torch.compile`` graph, the forms use
+    the pairwise sums, which hold for any gate.
+    """
+    if b.device.type != "cpu" or torch.compiler.is_compiling() or b.numel() == 0:
+        return False
+    return bool(b[..., -1, :].min() >= -FACTORED_LOG_DECAY)
 
 
 def chunk_decays(g: Tensor, dim: int = -1) -> tuple[Tensor, Tensor]:

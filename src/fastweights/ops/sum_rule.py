@@ -91,64 +91,92 @@ def chunk_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, *, scale: float
         o = scale * (qc @ S_prev + (qc @ kc.mT).tril() @ vc)
         S = S0 + dS.sum(2) if output_final_state else None
         return chunking.from_chunks(o, T).to(dtype), S
-    # b: log-decay from the chunk start, c: to the chunk end; every exponent below is ≤ 0
     gc = chunking.to_chunks(g.to(ct), C)  # [B, H, N, C] or [B, H, N, C, K]
-    if g.dim() == 3:
-        b, c = (x[..., None] for x in chunking.chunk_decays(gc))  # [B, H, N, C, 1]
-        A = (qc @ kc.mT) * chunking.segsum(gc).exp()
+    gc = gc[..., None] if g.dim() == 3 else gc  # [B, H, N, C, 1 or K]
+    # b: log-decay from the chunk start through step t
+    b = gc.cumsum(-2)
+    if chunking.factored_decays_ok(b):
+        # e^{b_t − b_s} = e^{b_t} e^{−b_s}: one masked matmul, no pairwise tensor
+        eb, e_neg = b.exp(), (-b).exp()
+        q_in, total = qc * eb, eb[..., -1:, :]  # total: e^{b_C}, [B, H, N, 1, 1 or K]
+        intra = (q_in @ (kc * e_neg).mT).tril() @ vc
+        k_in, decay = kc * (e_neg * total), total.mT  # decay [B, H, N, 1 or K, 1]
+    elif g.dim() == 3:
+        # every exponent below is ≤ 0 and summed without differences (chunk_decays, segsum)
+        b, c = chunking.chunk_decays(gc[..., 0])
+        intra = ((qc @ kc.mT) * chunking.segsum(gc[..., 0]).exp()) @ vc
+        q_in, k_in = qc * b.exp()[..., None], kc * c.exp()[..., None]
+        decay = b[..., -1:, None].exp()  # [B, H, N, 1, 1]
     else:
-        b, c = chunking.chunk_decays(gc, dim=-2)  # [B, H, N, C, K]
-        A = intra_chunk_per_key(qc, kc, gc)
-    dS = (kc * c.exp()).mT @ vc  # [B, H, N, K, V]
-    decay = b[..., -1:, :].exp().mT  # [B, H, N, 1 or K, 1]
+        intra, q_in, k_in, decay = per_key_blocks(qc, kc, vc, gc)  # decay [B, H, N, K, 1]
+    dS = k_in.mT @ vc  # [B, H, N, K, V]
     # the inter-chunk part is read inside the loop so that autograd holds each state once
     inter, S = [], S0
-    for q_n, dS_n, a_n in zip((qc * b.exp()).unbind(2), dS.unbind(2), decay.unbind(2),
-                              strict=True):
+    for q_n, dS_n, a_n in zip(q_in.unbind(2), dS.unbind(2), decay.unbind(2), strict=True):
         inter.append(q_n @ S)
         S = a_n * S + dS_n
-    o = scale * (torch.stack(inter, dim=2) + A @ vc)
+    o = scale * (torch.stack(inter, dim=2) + intra)
     return chunking.from_chunks(o, T).to(dtype), (S if output_final_state else None)
 
 
-def intra_chunk_per_key(q: Tensor, k: Tensor, g: Tensor, sub: int = 8) -> Tensor:
-    """A[t, s] = Σ_κ q_tκ k_sκ exp(Σ_{s<r≤t} g_rκ) for s ≤ t (else 0), batched over [..., C, K].
+def per_key_blocks(q: Tensor, k: Tensor, v: Tensor, g: Tensor
+                   ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The intra-chunk part of the per-key gated (GLA) chunk form, without any [C, C, K] tensor.
 
-    No exponent may be positive (it could overflow), so (GLA, Yang et al. 2024) the chunk is
-    cut into sub-chunks of ``sub`` steps. Inside a sub-chunk the C·sub·K pairwise terms are
-    formed from pairwise sums. Between sub-chunk j and a later
-    sub-chunk i the decay is split where sub-chunk i starts: exp(Σ_{s<r≤t} g_r) = exp(b_t) ·
-    exp(c_s + G_ij), with b_t summed from the start of sub-chunk i, c_s from after s to the
-    end of sub-chunk j, and G_ij the totals of the sub-chunks strictly between them: factors
-    ≤ 1, each summed without cancellation, and the block is a matmul.
+    q, k, g: [..., C, K], v: [..., C, V] (one chunk per leading index). Returns
+
+        O_intra[t] = Σ_{s≤t} Σ_κ q_tκ k_sκ exp(Σ_{s<r≤t} g_rκ) v_s      [..., C, V]
+
+    and, for the state pass, e^{b} ⊙ Q, e^{c} ⊙ K (b_t = Σ_{r≤t} g_r, c_s = Σ_{s<r≤C} g_r)
+    and e^{b_C} [..., K, 1].
+
+    Secondary chunking by halving (GLA's sub-chunks, Yang et al. 2024, taken down to single
+    steps): a pair s < t is split at exactly one level, the block size h at which t and s
+    first fall into different halves of one 2h-block. There the decay factors at the half
+    boundary, exp(Σ_{s<r≤t} g) = e^{b⁽ʰ⁾_t} · e^{c⁽ʰ⁾_s}, with b⁽ʰ⁾ summed from the start of
+    t's half and c⁽ʰ⁾ from after s to the end of s's half, both ≤ 1, and the block is one
+    batched matmul [h, K] × [K, h]: log₂ C levels, C²K/2 multiply-adds in all. The factors
+    of level 2h are those of level h times the other half's total, e^{b⁽²ʰ⁾} = e^{b⁽ʰ⁾} ·
+    e^{total of the first half} on the second half (and likewise for c): products of
+    factors ≤ 1 grown from e^{g}, never a difference of sums, so a large |g| costs no
+    precision and nothing overflows.
     """
     C, K = g.shape[-2:]
-    if C % sub:
-        sub = C
-    n = C // sub
-    lead = g.shape[:-2]
-    qs, ks, gs = (x.reshape(*lead, n, sub, K) for x in (q, k, g))  # [..., n, sub, K]
-    # pairwise sums Σ_{s<r≤t} g_r within each sub-chunk, [..., n, t, s, K]: a 0/1-weighted
-    # sum of the included terms only (M[t, s, r] = 1 for s < r ≤ t), so nothing cancels
-    r = torch.arange(sub, device=g.device)
-    M = ((r[None, :, None] < r[None, None, :]) & (r[None, None, :] <= r[:, None, None]))
-    pair = torch.einsum("tsr,...rk->...tsk", M.to(g.dtype), gs)
-    lower = torch.ones(sub, sub, dtype=torch.bool, device=g.device).tril()
-    pair = pair.masked_fill(~lower[..., None], float("-inf"))
-    diag = torch.einsum("...itk,...isk,...itsk->...its", qs, ks, pair.exp())
-    if n == 1:
-        return diag.reshape(*lead, C, C)
-    b, c = chunking.chunk_decays(gs, dim=-2)  # [..., n, sub, K]
-    # G[i, j] = Σ_{j<m<i} total_m: the segsum of the totals, shifted down one sub-chunk
-    seg = chunking.segsum(b[..., -1, :].mT)  # [..., K, n, n]
-    G = torch.cat([torch.full_like(seg[..., :1, :], float("-inf")), seg[..., :-1, :]], dim=-2)
-    q_dec = qs * b.exp()  # [..., i, t, K]
-    k_dec = ks[..., None, :, :, :] * (c[..., None, :, :, :]
-                                       + G.movedim(-3, -1)[..., :, :, None, :]).exp()
-    off = torch.einsum("...itk,...ijsk->...itjs", q_dec, k_dec)  # [..., i, t, j, s]
-    eye = torch.eye(n, dtype=g.dtype, device=g.device)
-    full = off + diag[..., :, :, None, :] * eye[:, None, :, None]
-    return full.reshape(*lead, C, C)
+    # zero steps appended to the chunk (neutral: no write, no decay) make it a power of two
+    P = 1 << (C - 1).bit_length()
+    if P > C:
+        q, k, v, g = (torch.cat([x, x.new_zeros(*x.shape[:-2], P - C, x.shape[-1])], -2)
+                      for x in (q, k, v, g))
+    lead, V = g.shape[:-2], v.shape[-1]
+    eb, ec = g.exp(), None  # level h = 1: e^{b⁽¹⁾} = e^{g}, e^{c⁽¹⁾} = 1
+    o = (q * k).sum(-1, keepdim=True) * v  # the diagonal, [..., P, V]
+    h = 1
+    while h < P:
+        m = P // (2 * h)
+        q2, k2, v2, eb2 = (x.reshape(*lead, m, 2, h, x.shape[-1]) for x in (q, k, v, eb))
+        qs = q2[..., 1, :, :] * eb2[..., 1, :, :]  # [..., m, h, K]
+        ks = k2[..., 0, :, :]
+        if ec is not None:
+            ec2 = ec.reshape(*lead, m, 2, h, K)
+            ks = ks * ec2[..., 0, :, :]
+        if h == 1:
+            add = (qs * ks).sum(-1, keepdim=True) * v2[..., 0, :, :]
+        else:
+            add = (qs @ ks.mT) @ v2[..., 0, :, :]  # [..., m, h, V]
+        o2 = o.reshape(*lead, m, 2, h, V)
+        o = torch.stack([o2[..., 0, :, :], o2[..., 1, :, :] + add], dim=-3)
+        # level 2h: the second half's b and the first half's c extend over the other half
+        first, second = eb2[..., 0, -1:, :], eb2[..., 1, -1:, :]  # the halves' totals
+        eb = torch.stack([eb2[..., 0, :, :], eb2[..., 1, :, :] * first], dim=-3)
+        if ec is None:
+            ec = torch.stack([second, torch.ones_like(second)], dim=-3)  # h = 1
+        else:
+            ec = torch.stack([ec2[..., 0, :, :] * second, ec2[..., 1, :, :]], dim=-3)
+        h *= 2
+    q_in = (q * eb.reshape(*lead, P, K))[..., :C, :]
+    k_in = k[..., :C, :] if ec is None else (k * ec.reshape(*lead, P, K))[..., :C, :]
+    decay = eb.reshape(*lead, P, K)[..., -1, :, None]  # e^{b_C}, [..., K, 1]
+    return o.reshape(*lead, P, V)[..., :C, :], q_in, k_in, decay
 
 
 def parallel_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, *, scale: float,
