@@ -177,3 +177,21 @@ def judge(results: dict[str, list[dict]], energy: dict[str, list[float]],
           f"{np.mean([r['time'] for r in results[m]]):.0f}"]
          for m in sorted(ret, key=lambda m: -ret[m])])
     return verdict, summary, table
+
+
+def run_and_judge(runs: dict[str, RLConfig], models: list[str], seeds: list[int],
+                  widths: dict[str, int], margin: float, workdir: Path, workers: int,
+                  report_only: bool, png: str, title: str):
+    """Train (or load) every run, then judge and plot: the shared body of the RL reports.
+
+    Returns ``(by_model, chance, verdict, summary, table, fig)``."""
+    results = run_all(runs, workdir / "runs", workers, report_only)
+    by_model = {m: [results[f"{m}-s{s}"] for s in seeds] for m in models}
+    energy = {m: [agent_energy(workdir / "runs" / f"{m}-s{s}") for s in seeds]
+              for m in models}
+    chance = random_return(next(iter(runs.values())))
+    verdict, summary, table = judge(by_model, energy, widths, margin, chance)
+    fig = plot_curves({f"{m} ({by_model[m][0]['params']:,} params)":
+                       [r["history"] for r in by_model[m]] for m in models},
+                      workdir / png, chance=chance, title=title)
+    return by_model, chance, verdict, summary, table, fig

@@ -20,14 +20,7 @@ reproduced.
 from __future__ import annotations
 
 from fastweights.models.sizing import fit_width
-from fastweights.reproduce._rl import (
-    agent_energy,
-    criterion_and_results,
-    judge,
-    plot_curves,
-    random_return,
-    run_all,
-)
+from fastweights.reproduce._rl import criterion_and_results, run_and_judge
 from fastweights.reproduce.budget import Context
 from fastweights.reproduce.report import Report, Reproduction
 from fastweights.train.rl import RLConfig
@@ -72,16 +65,9 @@ def run(ctx: Context) -> Report:
     scale, workdir, workers = ctx.scale, ctx.workdir, ctx.workers
     b = _budget(scale)
     runs, widths = configs(scale)
-    results = run_all(runs, workdir / "runs", workers, ctx.report_only)
-    by_model = {m: [results[f"{m}-s{s}"] for s in b["seeds"]] for m in MODELS}
-    energy = {m: [agent_energy(workdir / "runs" / f"{m}-s{s}") for s in b["seeds"]]
-              for m in MODELS}
-    chance = random_return(next(iter(runs.values())))
-    verdict, summary, table = judge(by_model, energy, widths, MARGIN, chance)
-    fig = plot_curves({f"{m} ({by_model[m][0]['params']:,} params)":
-                       [r["history"] for r in by_model[m]] for m in MODELS},
-                      workdir / "stpn_maze_returns.png", chance=chance,
-                      title="grid maze 13×13, A2C: evaluation return (mean ± sd over seeds)")
+    by_model, chance, verdict, summary, table, fig = run_and_judge(
+        runs, MODELS, b["seeds"], widths, MARGIN, workdir, workers, ctx.report_only,
+        "stpn_maze_returns.png", "grid maze 13×13, A2C: evaluation return (mean ± sd over seeds)")
     episodes = b["steps"] // b["episode_length"]
     body = f"""## Setting: paper vs here
 
