@@ -167,9 +167,10 @@ REPRODUCTION = Reproduction(
         "verdict moved to reproduced after this change.",
         "Commit 2e43a7d: the RDN with 4 heads (parity 1.000 on the longer bin, as SRWM); "
         "verdict unchanged. The lr was chosen by the longer-bin test accuracy.",
-        "Now: one seed (CPU time), the learning rate chosen on a validation split at training lengths "
-        "(never on a test set), verdict on medians; the SRWM with the formal-language code's "
-        "initialisation (" + VARIANTS + ") and a 3-value grid, the other models at the "
-        "learning rate the earlier runs chose for all of them (3e-3), for CPU time.",
+        "Now: one seed (CPU time), the learning rate chosen on a validation split at "
+        "training lengths (never on a test set), verdict on medians; the SRWM with the "
+        "formal-language code's initialisation (" + VARIANTS + ") and a 3-value grid, the "
+        "other models at the learning rate the earlier runs chose for all of them (3e-3), "
+        "for CPU time.",
     ),
 )
