@@ -14,8 +14,9 @@ Run as ``fastweights bench ops --threads 2`` (``--csv out.csv`` also writes ever
    long sequences (B=2, H=4, K=V=64, T = 2048), with speed-ups over the recurrent form
    (the parallel form only up to T = 256);
 4. peers side by side with our ``form="auto"`` at the same shapes: flash-linear-attention's
-   pure-torch references and transformers' ``torch_chunk_gated_delta_rule``
-   (``fastweights[bench]``), as peer time / our time (> 1: ours is faster);
+   pure-torch references, transformers' ``torch_chunk_gated_delta_rule`` and the
+   native-torch chunkwise mLSTM of ``mlstm-kernels`` (``fastweights[bench]``, listed in
+   ``bench.peers``), as peer time / our time (> 1: ours is faster);
 5. the bar: delta_rule fwd+bwd at T=2048, chunk form vs recurrent form vs a straightforward
    chunkwise baseline (row-by-row triangular solve, autograd through it);
 6. the chunk form's achieved GFLOP/s beside a plain 2048×2048 matmul in the same run;
@@ -171,7 +172,7 @@ def peer_gate(peer: peers.Peer, fn: Callable) -> float:
     case = next(c for c in CASES  # the first case of a variant has default options
                 if dispatch.variant(c.case.rule, c.inputs(1, 2, 1, 4, 4, torch.float32))
                 == peer.variant)
-    xs = case.inputs(B=2, T=128, H=2, K=16, V=16, dtype=torch.float32)
+    xs = peer_inputs(peer, case.inputs(B=2, T=128, H=2, K=16, V=16, dtype=torch.float32))
     with torch.no_grad():
         ref, _ = case.run(xs, "recurrent")
         try:
@@ -180,6 +181,11 @@ def peer_gate(peer: peers.Peer, fn: Callable) -> float:
             return float("inf")
     err = _rel(got.float(), ref)
     return err if err == err else float("inf")
+
+
+def peer_inputs(peer: peers.Peer, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Our inputs, restricted to the peer's domain where it is narrower (both run on them)."""
+    return xs if peer.restrict is None else peer.restrict(xs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -469,7 +475,8 @@ def main(argv: list[str]) -> int:
         for regime, r in regimes.items():
             for T0 in args.lengths or r["lengths"]:
                 T = -(-T0 // peer.multiple) * peer.multiple
-                xs = case.inputs(r["B"], T, r["H"], r["K"], r["V"], torch.float32)
+                xs = peer_inputs(peer, case.inputs(r["B"], T, r["H"], r["K"], r["V"],
+                                                   torch.float32))
                 calls = {("ours", "fwd"): fwd_call(lambda x, case=case: case.run(x, "auto"), xs),
                          ("ours", "fwd+bwd"): fwd_bwd_call(
                              lambda x, case=case: case.run(x, "auto"), xs),
