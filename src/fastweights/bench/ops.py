@@ -480,23 +480,29 @@ def main(argv: list[str]) -> int:
                 calls = {("ours", "fwd"): fwd_call(lambda x, case=case: case.run(x, "auto"), xs),
                          ("ours", "fwd+bwd"): fwd_bwd_call(
                              lambda x, case=case: case.run(x, "auto"), xs),
-                         ("peer", "fwd"): fwd_call(lambda x, fn=fn: (fn(*x), None), xs),
-                         ("peer", "fwd+bwd"): fwd_bwd_call(lambda x, fn=fn: (fn(*x), None), xs)}
+                         ("peer", "fwd"): fwd_call(lambda x, fn=fn: (fn(*x), None), xs)}
+                backward = peer.backward_up_to is None or T <= peer.backward_up_to
+                if backward:
+                    calls[("peer", "fwd+bwd")] = fwd_bwd_call(lambda x, fn=fn: (fn(*x), None),
+                                                              xs)
                 t = time_interleaved(calls, reps, budget)
+                t.setdefault(("peer", "fwd+bwd"), None)
                 gated = peer_ok.get(peer.name) and all(
                     ok.get((case.label, f), True) for f in case.forms)
                 x_f = t[("peer", "fwd")] / t[("ours", "fwd")]
-                x_fb = t[("peer", "fwd+bwd")] / t[("ours", "fwd+bwd")]
-                fx = (f"{x_f:.2f}×", f"{x_fb:.2f}×") if gated else \
+                x_fb = t[("peer", "fwd+bwd")] / t[("ours", "fwd+bwd")] if backward else None
+                fx = (f"{x_f:.2f}×", f"{x_fb:.2f}×" if backward else
+                      f"not timed: {peer.backward_why}") if gated else \
                     ("correctness check failed",) * 2
                 print(f"| {peer.name} | {case.label} | {regime} | {T} | "
                       f"{_fmt_ms(t[('ours', 'fwd')])} | {_fmt_ms(t[('peer', 'fwd')])} | {fx[0]} | "
                       f"{_fmt_ms(t[('ours', 'fwd+bwd')])} | {_fmt_ms(t[('peer', 'fwd+bwd')])} | "
                       f"{fx[1]} |", flush=True)
+                peer_fb = t[("peer", "fwd+bwd")]
                 rows.append(dict(section="peers", rule=case.label, regime=regime, T=T,
                                  impl=peer.name, fwd_ms=1e3 * t[("peer", "fwd")],
-                                 fwd_bwd_ms=1e3 * t[("peer", "fwd+bwd")], ratio_fwd=x_f,
-                                 ratio_fwd_bwd=x_fb))
+                                 fwd_bwd_ms=None if peer_fb is None else 1e3 * peer_fb,
+                                 ratio_fwd=x_f, ratio_fwd_bwd=x_fb))
 
     print(f"\n## Bar: delta_rule fwd+bwd at T={bar_T} (B={B}, H={H}, K=V={K})\n")
     xs = delta.inputs(B, bar_T, H, K, V, torch.float32)

@@ -45,6 +45,9 @@ class Peer:
     multiple: int = 1  # T must be a multiple of this (the peer does not pad)
     # maps our inputs into the peer's narrower domain; both contenders then run on them
     restrict: Callable[[list[Tensor]], list[Tensor]] | None = None
+    # the peer's forward+backward is timed up to this T only (None: always), and why
+    backward_up_to: int | None = None
+    backward_why: str = ""
 
 
 @cache
@@ -174,7 +177,9 @@ PEERS = [
     Peer("fla dplr_chunkwise", "dplr_delta_rule", _fla_dplr, multiple=32),
     Peer("fla recurrent_momentum_delta_rule_ref", "momentum_delta_rule", _fla_momentum),
     Peer("fla naive_mesa_net_exact (λ per head and key)", "mesa_rule", _fla_mesa,
-         restrict=_constant_lam),
+         restrict=_constant_lam, backward_up_to=128,
+         backward_why="its backward grows as T² (each step's H_kk is written into one "
+                      "[B, T, H, K, K] buffer, and autograd copies the buffer per write)"),
     Peer("mlstm_kernels chunkwise native_custbw", "mlstm_rule", _mlstm_kernels, multiple=64),
 ]
 
