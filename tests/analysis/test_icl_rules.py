@@ -11,6 +11,10 @@ def test_mesa_reads_least_squares_and_the_delta_rule_lags():
     assert max(mesa[5:]) < 1e-8 and max(lsq[5:]) < 1e-8
     assert min(delta[5:]) > 1e-4  # one projection per pair: not yet exact
     assert delta[9] < delta[4] < err["sum_rule (mean)"][4]
+    cg = err["mesa_rule, 2 CG steps"]
+    # after ≤ 1 pair, H_kk + λI has two distinct eigenvalues: 2 CG steps are exact
+    assert all(abs(cg[i] - mesa[i]) < 1e-6 * mesa[i] for i in (0, 1))
+    assert min(cg[5:]) > 1e3 * max(mesa[5:])  # fewer CG steps than d = 3: not exact
 
 
 def test_command_writes_the_figure(tmp_path, capsys):

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from fastweights import models
+from fastweights.layers.mesanet import MesaConfig, MesaLayer
 from fastweights.layers.mlstm import MLSTMConfig, MLSTMLayer
 from fastweights.layers.oja import OjaConfig, OjaLayer
 from fastweights.layers.rule_mixer import RuleIntermediates
@@ -66,7 +67,8 @@ def test_mlstm_soft_capped_gates_stay_finite_in_fp32():
     (lambda: MLSTMConfig(gate_softcap=0.0), "gate_softcap"),
     (lambda: RWKV7Config(conv_size=4), "conv_size"),
     (lambda: RWKV7Config(rank=0), "rank"),
-    (lambda: RWKV7Config(d_model=10, n_heads=4), "d_model")])
+    (lambda: RWKV7Config(d_model=10, n_heads=4), "d_model"),
+    (lambda: MesaConfig(cg_steps=0), "cg_steps")])
 def test_impossible_configs(config, field):
     with pytest.raises(ValueError, match=field):
         config()
@@ -80,3 +82,19 @@ def test_oja_decay_is_optional():
         _, _, inter = layer(x, return_intermediates=True)
         g = inter.args["g"]
         assert bool((g < 0).all()) if decay else not g.any()
+
+
+def test_mesa_conjugate_gradient_read():
+    """The paper's CG read: d or more iterations give the exact solve (CG is exact after d
+    steps, d = head_dim), fewer an approximation."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 9, 8, dtype=torch.float64)
+    exact = MesaLayer(MesaConfig(d_model=8, n_heads=2)).double()
+    outs = {}
+    for steps in (1, 4, 12):
+        layer = MesaLayer(MesaConfig(d_model=8, n_heads=2, cg_steps=steps)).double()
+        layer.load_state_dict(exact.state_dict())
+        outs[steps] = layer(x)[0]
+    y = exact(x)[0]
+    assert torch.allclose(outs[4], y, atol=1e-10) and torch.allclose(outs[12], y, atol=1e-10)
+    assert not torch.allclose(outs[1], y, atol=1e-4)

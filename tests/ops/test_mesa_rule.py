@@ -55,3 +55,27 @@ def test_read_is_the_ridge_regression_optimum():
         K_t, V_t = k[0, : t + 1, 0], v[0, : t + 1, 0]
         W = V_t.T @ K_t @ torch.linalg.inv(K_t.T @ K_t + torch.diag(lam[0, 0, 0]))
         assert rel(o[0, t, 0], W @ q[0, t, 0]) < 1e-12
+
+
+@pytest.mark.parametrize("form", ["recurrent", "chunk"])
+def test_conjugate_gradient_read(form):
+    """Fewer CG steps than K approximate the exact read; K steps or more reach it (CG is
+    exact after K iterations), with finite gradients past convergence."""
+    args, state = _inputs(T=13, K=4)
+    args = [a.clone().requires_grad_() for a in args[:3]] + args[3:]
+    fn = {"recurrent": Me.mesa_rule_recurrent, "chunk": Me.mesa_rule_chunk}[form]
+    kw = {"chunk_size": 4} if form == "chunk" else {}
+    exact, _ = Me.mesa_rule_recurrent(*args, scale=1.0, initial_state=state)
+    one, _ = fn(*args, scale=1.0, initial_state=state, cg_steps=1, **kw)
+    assert rel(one, exact) > 1e-3
+    for steps in (4, 9):
+        o, _ = fn(*args, scale=1.0, initial_state=state, cg_steps=steps, **kw)
+        assert rel(o, exact) < 1e-9
+        grads = torch.autograd.grad(o.square().sum(), args[:3])
+        assert all(bool(torch.isfinite(gr).all()) for gr in grads)
+
+
+def test_cg_steps_must_be_a_positive_int():
+    args, _ = _inputs(T=3)
+    with pytest.raises(ValueError, match="cg_steps must be None"):
+        importlib.import_module("fastweights.ops").mesa_rule(*args, cg_steps=0)

@@ -28,7 +28,8 @@ def test_rule_declaration_matches_its_functions(name):
         assert [p.name for p in fparams if p.kind == p.POSITIONAL_OR_KEYWORD] == positional
         kw = {p.name for p in fparams if p.kind == p.KEYWORD_ONLY}
         assert kw == {"scale", "initial_state", "output_final_state"} | (
-            {"chunk_size"} if form == "chunk" else set()), form
+            {"chunk_size"} if form == "chunk" else set()) | {
+            o.name for o in rule.options if o.form}, form
     for a in rule.args:
         assert a.domain.lo <= a.neutral <= a.domain.hi, a.name
         assert a.kind in ("feature", "gate") and a.shapes

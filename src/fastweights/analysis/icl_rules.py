@@ -8,6 +8,8 @@ write, scale 1), so o_i predicts y_i from the pairs j < i.
     least squares   x_iᵀ ŵ_i, ŵ_i the minimum-norm fit to the pairs j < i (the task's answer)
     mesa_rule       k = x, v = y, γ = 1, β = 1, λ = 1e-6: H_kvᵀ (H_kk + λI)⁻¹ x_i, ridge
                     regression with a vanishing ridge (von Oswald et al. 2025)
+    mesa_rule, CG   the same read by CG_STEPS conjugate-gradient iterations (the paper's
+                    approximate read; exact from d iterations on)
     delta_rule      k = x/‖x‖, v = y/‖x‖, β = 1: W ← W + (y − W x) xᵀ/‖x‖² (normalised LMS,
                     one exact projection per pair; Schlag et al. 2021)
     sum_rule        k = x, v = y, o_i / i: the Hebbian mean (1/i) Σ_j y_j x_jᵀ x_i
@@ -30,6 +32,7 @@ from fastweights import ops
 from fastweights.tasks.icl_regression import ICLRegression, ICLRegressionConfig
 
 RIDGE = 1e-6
+CG_STEPS = 2
 
 
 def _shifted(x: Tensor) -> Tensor:
@@ -48,14 +51,16 @@ def icl_rule_errors(dim: int = 5, n_points: int = 20, n: int = 2000,
     q = xs[:, :, None]  # [n, N, 1, d]
     k, v = _shifted(xs)[:, :, None], _shifted(ys)[:, :, None, None]
     ones = torch.ones(n, n_points, 1, dtype=torch.float64)
-    mesa, _ = ops.mesa_rule(q, k, v, torch.zeros_like(ones), ones,
-                            torch.full_like(q, RIDGE), scale=1.0)
+    mesa, mesa_cg = (ops.mesa_rule(q, k, v, torch.zeros_like(ones), ones,
+                                   torch.full_like(q, RIDGE), scale=1.0, cg_steps=steps)[0]
+                     for steps in (None, CG_STEPS))
     norm = k.norm(dim=-1, keepdim=True).clamp(min=1e-12)
     delta, _ = ops.delta_rule(q, F.normalize(k, dim=-1), v / norm, ones, scale=1.0)
     hebb, _ = ops.sum_rule(q, k, v, scale=1.0)
     seen = torch.arange(n_points, dtype=torch.float64).clamp(min=1)[None, :, None, None]
-    preds = {"least squares": lsq, "mesa_rule": mesa[..., 0, 0], "delta_rule": delta[..., 0, 0],
-             "sum_rule (mean)": (hebb / seen)[..., 0, 0]}
+    preds = {"least squares": lsq, "mesa_rule": mesa[..., 0, 0],
+             f"mesa_rule, {CG_STEPS} CG steps": mesa_cg[..., 0, 0],
+             "delta_rule": delta[..., 0, 0], "sum_rule (mean)": (hebb / seen)[..., 0, 0]}
     return {name: (p - truth).square().mean(0).tolist() for name, p in preds.items()}
 
 
@@ -68,7 +73,7 @@ def plot_icl_error_by_pairs(errors: dict[str, list[float]], dim: int, path: str 
     from fastweights.analysis.plots import label_axes, save_figure
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for (name, err), style in zip(errors.items(), ("-", "--", "-", "-"), strict=False):
+    for (name, err), style in zip(errors.items(), ("-", "--", ":", "-", "-"), strict=False):
         ax.plot(range(len(err)), [max(e, 1e-16) for e in err], style, marker="o", ms=3,
                 label=name)
     ax.axvline(dim, color="grey", lw=0.8, ls=":")

@@ -110,11 +110,16 @@ class RuleMixer(nn.Module):
         u, cache = self.conv(u, state["conv"], mask)
         return u, {"conv": cache}
 
+    def op_options(self) -> dict:
+        """Keyword options of the rule that the layer sets (``Rule.options``)."""
+        return {}
+
     def _op(self, args: dict[str, Tensor], initial, form: str, cu_seqlens=None):
         return self.rule.fn(*(args[a.name] for a in self.rule.args), scale=self.scale,
                             initial_state=initial,
                             output_final_state=True, form=form,
-                            chunk_size=self.config.chunk_size, cu_seqlens=cu_seqlens)
+                            chunk_size=self.config.chunk_size, cu_seqlens=cu_seqlens,
+                            **self.op_options())
 
     def _pack(self, finals) -> State:
         finals = (finals,) if isinstance(finals, Tensor) else finals

@@ -30,15 +30,18 @@ from fastweights.ops.spec import BACKENDS, FORMS, Rule
 
 def call(rule: Rule, tensors: Sequence[Tensor], *, scale: float | None,
          initial_state, output_final_state: bool, form: str, chunk_size: int,
-         cu_seqlens: Tensor | None, backend: str, options: dict | None = None):
-    """Validate a call of ``rule`` (``tensors`` in ``rule.args`` order) and run it."""
+         cu_seqlens: Tensor | None, backend: str, options: dict | None = None,
+         form_options: dict | None = None):
+    """Validate a call of ``rule`` (``tensors`` in ``rule.args`` order) and run it;
+    ``form_options`` (options that every form takes as keywords) are passed on to the form."""
     dims = checks.validate(rule, tensors, initial_state=initial_state, cu_seqlens=cu_seqlens,
-                           chunk_size=chunk_size, scale=scale, options=options)
+                           chunk_size=chunk_size, scale=scale,
+                           options=(options or {}) | (form_options or {}))
     if checks.values_checked(tensors[0].device):
         checks.check_values(rule, tensors, initial_state)
     return execute(rule, tensors, dims, scale=scale, initial_state=initial_state,
                    output_final_state=output_final_state, form=form, chunk_size=chunk_size,
-                   cu_seqlens=cu_seqlens, backend=backend)
+                   cu_seqlens=cu_seqlens, backend=backend, form_options=form_options)
 
 
 def resolve_form(rule: Rule, form: str, T: int) -> str:
@@ -78,7 +81,8 @@ def auto_choice(rule: Rule, tensors: Sequence[Tensor], dims: dict[str, int],
 
 def execute(rule: Rule, tensors: Sequence[Tensor], dims: dict[str, int], *,
             scale: float | None, initial_state, output_final_state: bool, form: str,
-            chunk_size: int, cu_seqlens: Tensor | None, backend: str):
+            chunk_size: int, cu_seqlens: Tensor | None, backend: str,
+            form_options: dict | None = None):
     """Run validated inputs: pick the backend and form, then run whole or packed."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -95,7 +99,8 @@ def execute(rule: Rule, tensors: Sequence[Tensor], dims: dict[str, int], *,
     elif name == "auto":
         name, chunk_size = auto_choice(rule, tensors, dims, chunk_size)
     fn = rule.forms[name]
-    kwargs = {"scale": scale} | ({"chunk_size": chunk_size} if name == "chunk" else {})
+    kwargs = ({"scale": scale} | ({"chunk_size": chunk_size} if name == "chunk" else {})
+              | (form_options or {}))
     if cu_seqlens is None:
         return fn(*tensors, initial_state=initial_state, output_final_state=output_final_state,
                   **kwargs)

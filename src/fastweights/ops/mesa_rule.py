@@ -28,9 +28,17 @@ gates from ``chunking.segsum``):
     x_t    = (H_kk,t + Λ)⁻¹ q̂_t                                   (a batched exact solve)
     o_t    = e^{b_t} H_kv,0ᵀ x_t + Σ_{s≤t} Γ[t, s] β_s (k_sᵀ x_t) v_s
 
-The paper reads x_t with a few conjugate-gradient steps (approximate, and it never forms
-H_kk,t); here the K×K system of each step is formed and solved exactly, which costs T·K²
-memory and T·K³ flops and equals the recurrence. ``parallel`` is one block of all T steps.
+By default the K×K system of each step is formed and solved exactly (T·K² memory, T·K³
+flops). ``cg_steps = n`` reads x_t as the paper does (§3.2; fla's ``naive_mesa_net_CG``):
+n conjugate-gradient iterations from x = 0 on (H_kk,t + Λ) x = q̂_t,
+
+    r₀ = p₀ = q̂,  α = rᵀr / pᵀAp,  x ← x + α p,  r' = r − α A p,  p ← r' + (r'ᵀr' / rᵀr) p
+
+(a system stops once ‖r‖ ≤ ε‖q̂‖, ε the machine epsilon); the chunk form applies A = H_kk,t + Λ as
+e^{b_t} H_kk,0 p + Σ_s Γ[t, s] β_s k_s (k_sᵀ p) + λ ⊙ p, never forming H_kk,t. After K
+iterations CG is exact in exact arithmetic; fewer are the paper's approximation (fla's
+naive reference adds 1e-5 to both denominators; here they are exact). ``parallel`` is one
+block of all T steps.
 """
 
 from __future__ import annotations
@@ -48,11 +56,33 @@ from fastweights.ops.spec import (
     VALUE,
     Arg,
     Domain,
+    Option,
     Rule,
     State,
 )
 
 Stats = tuple[Tensor, Tensor]
+
+
+def conjugate_gradient(matvec, b: Tensor, steps: int) -> Tensor:
+    """``steps`` CG iterations from 0 on A x = b (A symmetric positive definite, applied by
+    ``matvec`` to [..., K]); every system of the batch at once. A system whose residual has
+    fallen to ‖r‖ ≤ ε‖b‖ (ε the dtype's machine epsilon) stops: past convergence CG would
+    divide rounding noise by rounding noise."""
+    eps2 = torch.finfo(b.dtype).eps ** 2
+    x, r, p = torch.zeros_like(b), b, b
+    rr = (r * r).sum(-1, keepdim=True)
+    floor = eps2 * rr
+    for _ in range(steps):
+        live = rr > floor
+        Ap = matvec(p)
+        pAp = (p * Ap).sum(-1, keepdim=True)
+        alpha = torch.where(live, rr / torch.where(live, pAp, 1.0), 0.0)
+        x, r = x + alpha * p, r - alpha * Ap
+        rr_new = (r * r).sum(-1, keepdim=True)
+        p = r + torch.where(live, rr_new / torch.where(live, rr, 1.0), 0.0) * p
+        rr = rr_new
+    return x
 
 
 def _initial(initial_state: Stats | None, B: int, H: int, K: int, V: int,
@@ -64,12 +94,14 @@ def _initial(initial_state: Stats | None, B: int, H: int, K: int, V: int,
 
 def mesa_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor,
                         lam: Tensor, *, scale: float, initial_state: Stats | None = None,
-                        output_final_state: bool = False) -> tuple[Tensor, Stats | None]:
+                        output_final_state: bool = False,
+                        cg_steps: int | None = None) -> tuple[Tensor, Stats | None]:
     """The reference: a plain loop over t in fp32 (fp64 stays fp64), nothing in place.
 
     q, k: [B, T, H, K]; v: [B, T, H, V]; g, beta: [B, T, H]; lam: [B, T, H, K]; initial_state:
-    (H_kk [B, H, K, K], H_kv [B, H, K, V]) or None (zeros). Returns o [B, T, H, V] in q's
-    dtype and (H_kk, H_kv) at T in the compute dtype (or None).
+    (H_kk [B, H, K, K], H_kv [B, H, K, V]) or None (zeros); cg_steps: None (exact solve) or
+    the CG iterations of the read. Returns o [B, T, H, V] in q's dtype and (H_kk, H_kv) at T
+    in the compute dtype (or None).
     """
     B, T, H, K = q.shape
     V = v.shape[-1]
@@ -81,7 +113,10 @@ def mesa_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor
         gamma, kb = g_t.exp()[..., None, None], b_t[..., None] * k_t
         Hkk = gamma * Hkk + torch.einsum("bhk,bhj->bhkj", kb, k_t)
         Hkv = gamma * Hkv + torch.einsum("bhk,bhv->bhkv", kb, v_t)
-        x = torch.linalg.solve(Hkk + torch.diag_embed(l_t), scale * q_t)  # [B, H, K]
+        A = Hkk + torch.diag_embed(l_t)
+        x = (torch.linalg.solve(A, scale * q_t) if cg_steps is None else  # [B, H, K]
+             conjugate_gradient(lambda p, A=A: (A @ p[..., None])[..., 0], scale * q_t,
+                                cg_steps))
         outs.append(torch.einsum("bhk,bhkv->bhv", x, Hkv))
     o = chunking.stack_steps(outs, B, H, V, v)
     return o.to(dtype), ((Hkk, Hkv) if output_final_state else None)
@@ -89,8 +124,8 @@ def mesa_rule_recurrent(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor
 
 def mesa_rule_chunk(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, lam: Tensor, *,
                     scale: float, initial_state: Stats | None = None,
-                    output_final_state: bool = False,
-                    chunk_size: int = 64) -> tuple[Tensor, Stats | None]:
+                    output_final_state: bool = False, chunk_size: int = 64,
+                    cg_steps: int | None = None) -> tuple[Tensor, Stats | None]:
     """Chunkwise form: same arguments and results as the reference."""
     B, T, H, K = q.shape
     V = v.shape[-1]
@@ -107,7 +142,6 @@ def mesa_rule_chunk(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, la
     weights, gamma = seg[..., 1:, :], seg[..., 1:, 1:]  # [.., C, 1 + C], [.., C, C]
     from_start, to_end = seg[..., 1:, :1], seg[..., -1, 1:, None]  # [B, H, N, C, 1]
     kb = kc * bc
-    kk = (kb[..., :, None] * kc[..., None, :]).flatten(-2)  # [B, H, N, C, K·K]
     w_kk, w_kv = (to_end * kb).mT @ kc, (to_end * kb).mT @ vc  # [B, H, N, K, K | V]
     decay = from_start[..., -1:, :]  # [B, H, N, 1, 1]
     # the two states at each block start: a loop over blocks, then every solve at once
@@ -118,39 +152,50 @@ def mesa_rule_chunk(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, la
         Hkk, Hkv = d_n * Hkk + wkk_n, d_n * Hkv + wkv_n
     Hkk0 = torch.stack([s[0] for s in starts], dim=2)  # [B, H, N, K, K]
     Hkv0 = torch.stack([s[1] for s in starts], dim=2)  # [B, H, N, K, V]
-    # H_kk,t of every step as one matmul over [H_kk,0 | the block's writes], then + Λ_t
-    basis = torch.cat([Hkk0.flatten(-2)[..., None, :], kk], -2)  # [B, H, N, 1 + C, K·K]
-    Hkk_t = (weights @ basis).unflatten(-1, (K, K))  # [B, H, N, C, K, K]
     # padded steps get Λ = I: their (discarded) solves stay regular
     valid = chunking.to_chunks(lam.new_ones(lam.shape[:3], dtype=torch.bool), C)
     lamc = chunking.to_chunks(lam.to(ct), C).masked_fill(~valid[..., None], 1.0)
-    Hkk_t.diagonal(dim1=-2, dim2=-1).add_(lamc)
-    x = torch.linalg.solve(Hkk_t, scale * qc)  # [B, H, N, C, K]
+    if cg_steps is None:
+        # H_kk,t of every step as one matmul over [H_kk,0 | the block's writes], then + Λ_t
+        kk = (kb[..., :, None] * kc[..., None, :]).flatten(-2)  # [B, H, N, C, K·K]
+        basis = torch.cat([Hkk0.flatten(-2)[..., None, :], kk], -2)  # [B, H, N, 1 + C, K·K]
+        Hkk_t = (weights @ basis).unflatten(-1, (K, K))  # [B, H, N, C, K, K]
+        Hkk_t.diagonal(dim1=-2, dim2=-1).add_(lamc)
+        x = torch.linalg.solve(Hkk_t, scale * qc)  # [B, H, N, C, K]
+    else:
+        x = conjugate_gradient(lambda p: from_start * (p @ Hkk0.mT)
+                               + ((p @ kc.mT) * gamma) @ kb + lamc * p, scale * qc, cg_steps)
     o = from_start * (x @ Hkv0) + ((x @ kb.mT) * gamma) @ vc
     return chunking.from_chunks(o, T).to(dtype), ((Hkk, Hkv) if output_final_state else None)
 
 
 def mesa_rule_parallel(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, lam: Tensor,
                        *, scale: float, initial_state: Stats | None = None,
-                       output_final_state: bool = False) -> tuple[Tensor, Stats | None]:
+                       output_final_state: bool = False,
+                       cg_steps: int | None = None) -> tuple[Tensor, Stats | None]:
     """Quadratic form: the block equations once over all T steps."""
     return mesa_rule_chunk(q, k, v, g, beta, lam, scale=scale, initial_state=initial_state,
                            output_final_state=output_final_state,
-                           chunk_size=max(1, q.shape[1]))
+                           chunk_size=max(1, q.shape[1]), cg_steps=cg_steps)
 
 
 def mesa_rule(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, lam: Tensor, *,
               scale: float | None = None, initial_state: Stats | None = None,
               output_final_state: bool = False, form: str = "auto", chunk_size: int = 64,
-              cu_seqlens: Tensor | None = None,
-              backend: str = "auto") -> tuple[Tensor, Stats | None]:
+              cu_seqlens: Tensor | None = None, backend: str = "auto",
+              cg_steps: int | None = None) -> tuple[Tensor, Stats | None]:
     """The Mesa layer's optimal linear read; g, beta [B, T, H], lam [B, T, H, K] > 0;
-    ``scale`` defaults to 1; the state is (H_kk, H_kv). Shapes and semantics: see the
+    ``scale`` defaults to 1; the state is (H_kk, H_kv); ``cg_steps``: None (exact solve) or
+    the conjugate-gradient iterations of the paper's read. Shapes and semantics: see the
     module docstring and ``fastweights.ops.spec``."""
+    if cg_steps is not None and (isinstance(cg_steps, bool) or not isinstance(cg_steps, int)
+                                 or cg_steps < 1):
+        raise ValueError(f"cg_steps must be None (exact solve) or an int >= 1, got {cg_steps!r}")
     return dispatch.call(RULE, (q, k, v, g, beta, lam), scale=1.0 if scale is None else scale,
                          initial_state=initial_state, output_final_state=output_final_state,
                          form=form, chunk_size=chunk_size, cu_seqlens=cu_seqlens,
-                         backend=backend)
+                         backend=backend,
+                         form_options=None if cg_steps is None else {"cg_steps": cg_steps})
 
 
 RULE = Rule(
@@ -164,9 +209,12 @@ RULE = Rule(
           Arg("lam", ("B T H K",), "ridge regulariser λ > 0 (Λ = diag(λ))",
               domain=Domain(0.0, math.inf, why="Λ must keep H_kk + Λ invertible"),
               neutral=1.0, kind="gate")),
-    state=(State("H_kk", "N H K K", "decayed key covariance Σ β k kᵀ"),
+    state=(State("H_kk", "N H K K", "decayed key covariance Σ β k kᵀ", psd=True),
            State("H_kv", "N H K V", "decayed key-value covariance Σ β k vᵀ")),
     forms={"recurrent": mesa_rule_recurrent, "parallel": mesa_rule_parallel,
            "chunk": mesa_rule_chunk},
     fn=mesa_rule,
+    options=(Option("cg_steps", None, (None, 2),
+                    "the read by this many conjugate-gradient iterations (None: exact solve)",
+                    form=True),),
 )

@@ -64,6 +64,8 @@ class Case:
         if initial_state:
             shapes = checks.state_shape(self.rule, sizes, self.options)
             states = [0.5 * torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
+            states = [x @ x.mT / x.shape[-1] if st.psd else x
+                      for st, x in zip(self.rule.state, states, strict=True)]
             x["initial_state"] = states[0] if len(states) == 1 else tuple(states)
         return {n: _to(t, dtype) for n, t in x.items()}
 

@@ -110,6 +110,9 @@ class State:
     shape: str
     doc: str
     extra: dict[str, str] = field(default_factory=dict)
+    # a symmetric positive semi-definite matrix in its last two axes, as every state the
+    # rule reaches is (tests draw such initial states)
+    psd: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class Option:
     values: tuple
     doc: str
     positive: tuple[str, ...] = ()  # arguments sampled positive when the option is on
+    form: bool = False  # every form takes it as a keyword (passed on by ``dispatch``)
 
 
 @dataclass(frozen=True)

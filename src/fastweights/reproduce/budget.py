@@ -27,6 +27,8 @@ class Budget:
     # grid extensions allowed when the best learning rate sits at an edge of the grid
     extend: int = 2
     val_size: int = 500  # validation examples (training distribution) for model selection
+    # task fields changed over training stages (``train.curriculum``), e.g. {"horizon": [...]}
+    curriculum: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.lrs or not self.seeds:
@@ -39,12 +41,15 @@ class Budget:
         """The ``[train]`` fields of a run under this budget (lr and seed come from the grid)."""
         return {"steps": self.steps, "batch_size": self.batch_size,
                 "eval_every": self.eval_every, "warmup": min(self.warmup, self.steps - 1),
-                "target": self.target, "threads": 1}
+                "target": self.target, "threads": 1,
+                **({"curriculum": dict(self.curriculum)} if self.curriculum else {})}
 
     def describe(self) -> str:
         n = len(self.seeds)
         seeds = f"{n} seed{'s' * (n > 1)} ({', '.join(map(str, self.seeds))})"
         stop = f", stop at {self.target:g}" if self.target is not None else ""
+        stop += "".join(f"; curriculum over {k} {' → '.join(map(str, v))} in equal stages"
+                        for k, v in self.curriculum.items())
         return (f"≤ {self.steps:,} steps, batch {self.batch_size}, evaluation every "
                 f"{self.eval_every}{stop}; learning rates {', '.join(f'{lr:g}' for lr in self.lrs)}"
                 f" (extended by up to {self.extend} when the best is at an edge); {seeds}")

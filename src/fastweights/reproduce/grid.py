@@ -220,14 +220,18 @@ def _execute(jobs: list[tuple[Path, Experiment]], ctx: Context) -> None:
     if ctx.report_only:
         raise ValueError(f"--report needs finished runs; {len(todo)} missing, e.g. "
                          f"{todo[0][0]}: run the reproduction without --report first")
-    start = time.perf_counter()
+    start, finished = time.perf_counter(), []
+    print(f"  training {len(todo)} run(s) with {min(ctx.workers, len(todo))} process(es)",
+          flush=True)
 
     def done(run_dir: Path, r: dict) -> None:
-        main = r["main_metric"]
-        print(f"  {run_dir.parent.name}/{run_dir.name}: val {main} "
+        main, elapsed = r["main_metric"], time.perf_counter() - start
+        finished.append(run_dir)
+        left = elapsed / len(finished) * (len(todo) - len(finished))
+        print(f"  [{len(finished)}/{len(todo)}] {run_dir.parent.name}/{run_dir.name}: val {main} "
               f"{r['final']['val/' + main]:.3f}, test {r['final']['test/' + main]:.3f} "
-              f"({r['steps']} steps, {r['time']:.0f} s; {time.perf_counter() - start:.0f} s "
-              f"elapsed)", flush=True)
+              f"({r['steps']} steps, {r['time']:.0f} s); {elapsed / 60:.1f} min elapsed, "
+              f"about {left / 60:.1f} min left", flush=True)
 
     if ctx.workers <= 1 or len(todo) == 1:
         for run_dir, exp in todo:

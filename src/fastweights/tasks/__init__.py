@@ -2,8 +2,8 @@
 
 ``TASKS`` maps every registry name to its class; ``build`` also accepts
 ``"neurogym:<EnvName>"`` (an optional adapter that needs the ``neurogym`` package).
-``describe_all()`` is the text of ``fastweights tasks``: every task with its default config
-and one rendered example.
+``describe_all()`` is the text of ``fastweights tasks``: every task with its default config,
+the budget with which that config learns, and one rendered example.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import torch
 from fastweights.registry import check_fields
 from fastweights.tasks.assoc_retrieval import AssocRetrieval
 from fastweights.tasks.base import IGNORE, RegressionTask, Task, TaskConfig
+from fastweights.tasks.budget import TrainBudget
 from fastweights.tasks.capacity import Capacity
 from fastweights.tasks.char_lm import CharLM
 from fastweights.tasks.copy import Copy
@@ -70,7 +71,8 @@ def describe(name: str, seed: int = 0) -> str:
         f"  input: {task.input_size} {kind}, output: {task.output_size}, "
         f"main metric: {task.main_metric} ({direction} is better)",
         f"  config: {config}",
-        *([f"  budget that learns: {task.budget}"] if getattr(task, "budget", None) else []),
+        *([f"  budget that learns: {task.budget.describe(task.main_metric)}"]
+          if task.budget is not None else []),
         "  example:",
         *(f"    {line}" for line in example.splitlines()),
     ])
@@ -84,5 +86,5 @@ def describe_all(seed: int = 0) -> str:
     return "\n\n".join(parts)
 
 
-__all__ = ["IGNORE", "TASKS", "RegressionTask", "Task", "TaskConfig", "build", "describe",
-           "describe_all"]
+__all__ = ["IGNORE", "TASKS", "RegressionTask", "Task", "TaskConfig", "TrainBudget", "build",
+           "describe", "describe_all"]

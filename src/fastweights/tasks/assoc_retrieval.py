@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from fastweights.tasks.base import IGNORE, Task, TaskConfig
+from fastweights.tasks.budget import TrainBudget
 
 LETTERS, DIGITS = 26, 10
 QUERY_MARK = LETTERS + DIGITS
@@ -39,6 +40,8 @@ class AssocRetrievalConfig(TaskConfig):
 class AssocRetrieval(Task):
     name = "assoc-retrieval"
     Config = AssocRetrievalConfig
+    budget = TrainBudget("deltanet", steps=1000, batch_size=64, lr=1e-2,
+                         metric=0.9995, chance=1 / 10, seconds=97)
     input_size = len(SYMBOLS)
     output_size = DIGITS
 

@@ -13,6 +13,8 @@ features ``[B, T, input_size]``. Targets come in three kinds, each with its own 
 
 ``main_metric`` names the entry of ``metrics()`` that model selection uses;
 ``higher_is_better`` says which way it points (False for MSE or bits per character).
+``budget`` (a ``TrainBudget``, declared by every registered task) gives the training flags
+with which the default config learns, and what they reached.
 A task with a length-generalisation protocol puts its longer set(s) in ``eval_sets()``
 under ``"test_long"``.
 
@@ -35,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from fastweights.tasks.budget import TrainBudget
+
 IGNORE = -100
 VAL_SEED_OFFSET = 3  # the validation set is drawn from test_seed + 3
 
@@ -56,6 +60,7 @@ class Task:
     tokens: ClassVar[bool] = True
     main_metric: ClassVar[str] = "accuracy"
     higher_is_better: ClassVar[bool] = True
+    budget: ClassVar[TrainBudget | None] = None  # every registered task declares one
     input_size: int
     output_size: int
 

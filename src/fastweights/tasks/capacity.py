@@ -35,6 +35,7 @@ from torch import Tensor
 
 from fastweights.tasks._common import check, row_permutations
 from fastweights.tasks.base import IGNORE, Task, TaskConfig
+from fastweights.tasks.budget import TrainBudget
 
 
 @dataclass
@@ -49,6 +50,8 @@ class CapacityConfig(TaskConfig):
 class Capacity(Task):
     name = "capacity"
     Config = CapacityConfig
+    budget = TrainBudget("deltanet", steps=1500, batch_size=32, lr=1e-2, eval_every=250,
+                         metric=0.9985, chance=1 / 16, seconds=277)
 
     def __init__(self, config: CapacityConfig | None = None):
         super().__init__(config)

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from fastweights.tasks._common import check
 from fastweights.tasks.base import IGNORE, Task, TaskConfig
+from fastweights.tasks.budget import TrainBudget
 
 
 @dataclass
@@ -39,6 +40,8 @@ class CopyConfig(TaskConfig):
 class Copy(Task):
     name = "copy"
     Config = CopyConfig
+    budget = TrainBudget("deltanet", steps=300, batch_size=32, lr=1e-2,
+                         metric=0.764, chance=1 / 8, seconds=27)
 
     def __init__(self, config: CopyConfig | None = None):
         super().__init__(config)

@@ -39,6 +39,7 @@ from torch import Tensor
 
 from fastweights.tasks._common import check
 from fastweights.tasks.base import IGNORE, Task, TaskConfig
+from fastweights.tasks.budget import TrainBudget
 
 FIXATE, MATCH, NON_MATCH = 0, 1, 2
 
@@ -59,6 +60,8 @@ class DelayedMatchConfig(TaskConfig):
 class DelayedMatch(Task):
     name = "delayed-match"
     Config = DelayedMatchConfig
+    budget = TrainBudget("deltanet", steps=300, batch_size=32, lr=1e-2,
+                         metric=0.997, chance=1 / 2, seconds=44)
     tokens = False
     output_size = 3
 

@@ -29,6 +29,7 @@ from torch import Tensor
 
 from fastweights.tasks._common import check
 from fastweights.tasks.base import IGNORE, Task, TaskConfig
+from fastweights.tasks.budget import TrainBudget
 from fastweights.tasks.noisy_recall import seen_before
 
 
@@ -58,6 +59,8 @@ def distinct_codes(n: int, k: int, pool: int, generator: torch.Generator) -> Ten
 class FuzzyRecall(Task):
     name = "fuzzy-recall"
     Config = FuzzyRecallConfig
+    budget = TrainBudget("deltanet", steps=300, batch_size=32, lr=1e-2,
+                         metric=0.970, chance=1 / 8, seconds=77)
 
     def __init__(self, config: FuzzyRecallConfig | None = None):
         super().__init__(config)

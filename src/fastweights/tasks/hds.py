@@ -38,6 +38,7 @@ from torch import Tensor
 
 from fastweights.tasks._common import check
 from fastweights.tasks.base import RegressionTask, TaskConfig, masked_mse
+from fastweights.tasks.budget import TrainBudget
 
 SYSTEMS = ("repeat-copy", "signed-selection", "fibonacci")
 
@@ -55,6 +56,8 @@ class HDSConfig(TaskConfig):
 class HDS(RegressionTask):
     name = "hds"
     Config = HDSConfig
+    budget = TrainBudget("deltanet", steps=300, batch_size=32, lr=1e-2,
+                         metric=0.9965, chance=0.0, seconds=30)
     main_metric = "sequence_accuracy"
     higher_is_better = True
 

@@ -46,6 +46,7 @@ from torch import Tensor
 
 from fastweights.tasks._common import check
 from fastweights.tasks.base import IGNORE, Task, TaskConfig
+from fastweights.tasks.budget import TrainBudget
 from fastweights.tasks.delayed_match import FIXATE, MATCH, NON_MATCH
 
 PERIODS = ("fixation", "sample", "delay", "test")
@@ -80,6 +81,8 @@ class Trials:
 class MasseDMS(Task):
     name = "masse-dms"
     Config = MasseDMSConfig
+    budget = TrainBudget("deltanet", steps=200, batch_size=32, lr=1e-2,
+                         metric=1.0, chance=1 / 2, seconds=242)
     tokens = False
     output_size = 3
 
@@ -186,3 +189,5 @@ class MasseDMRS(MasseDMS):
 
     name = "masse-dmrs"
     Config = MasseDMRSConfig
+    budget = TrainBudget("deltanet", steps=200, batch_size=32, lr=1e-2, eval_every=200,
+                         metric=1.0, chance=1 / 2, seconds=168)

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from fastweights.tasks._common import check, choose_distinct, weighted_distinct
 from fastweights.tasks.base import IGNORE, Task, TaskConfig
+from fastweights.tasks.budget import TrainBudget
 
 
 @dataclass
@@ -63,10 +64,8 @@ def render_recall(inputs: Tensor, targets: Tensor, context: int) -> str:
 class MQAR(Task):
     name = "mqar"
     Config = MQARConfig
-    # measured: `fastweights train --model gated-deltanet --task mqar --steps 500
-    # --batch-size 32 --lr 1e-2 --task.test_size=300` reached test accuracy 0.721 (chance
-    # 1/24) in 208 s at one thread on a loaded 2-core CPU
-    budget = "--steps 500 --batch-size 32 --lr 1e-2 (gated-deltanet: accuracy 0.72, ~3 min)"
+    budget = TrainBudget("deltanet", steps=500, batch_size=32, lr=1e-2, eval_every=250,
+                         metric=0.997, chance=1 / 24, seconds=70)
 
     def __init__(self, config: MQARConfig | None = None):
         super().__init__(config)

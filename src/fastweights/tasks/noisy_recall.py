@@ -28,6 +28,7 @@ from torch import Tensor
 
 from fastweights.tasks._common import check, row_permutations
 from fastweights.tasks.base import IGNORE, Task, TaskConfig
+from fastweights.tasks.budget import TrainBudget
 
 NOISE_MARKS = "*#@%&$+="
 
@@ -50,6 +51,8 @@ def seen_before(keys: Tensor, n_keys: int) -> Tensor:
 class NoisyRecall(Task):
     name = "noisy-recall"
     Config = NoisyRecallConfig
+    budget = TrainBudget("deltanet", steps=300, batch_size=32, lr=1e-2,
+                         metric=1.0, chance=1 / 8, seconds=59)
 
     def __init__(self, config: NoisyRecallConfig | None = None):
         super().__init__(config)

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from fastweights.tasks._common import check, choose_distinct
 from fastweights.tasks.base import IGNORE, Task, TaskConfig
+from fastweights.tasks.budget import TrainBudget
 
 
 @dataclass
@@ -37,6 +38,8 @@ class SelectiveCopyConfig(TaskConfig):
 class SelectiveCopy(Task):
     name = "selective-copy"
     Config = SelectiveCopyConfig
+    budget = TrainBudget("deltanet", steps=300, batch_size=32, lr=1e-2,
+                         metric=0.957, chance=1 / 8, seconds=45)
 
     def __init__(self, config: SelectiveCopyConfig | None = None):
         super().__init__(config)

@@ -69,6 +69,10 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model for training
     tensorboard: bool = False
     wandb: bool = False  # log to Weights & Biases (offline unless WANDB_MODE says otherwise)
+    # task fields changed over training stages, e.g. {"horizon": [10, 50, 100]}: stage i
+    # trains on the task with every field at its i-th value; evaluation is always on [task]
+    curriculum: dict = dataclasses.field(default_factory=dict)
+    curriculum_every: int = 0  # steps per stage (0: the stages split the steps evenly)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "threads"):
@@ -89,6 +93,19 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise ValueError(f"train.precision must be {' or '.join(PRECISIONS)}, got "
                              f"{self.precision!r}")
+        lengths = {len(v) if isinstance(v, list | tuple) else 0
+                   for v in self.curriculum.values()}
+        if self.curriculum and (0 in lengths or len(lengths) > 1):
+            raise ValueError(f"train.curriculum maps task fields to non-empty lists of one "
+                             f"value per stage, all of one length, got {self.curriculum!r}")
+        if self.curriculum_every < 0:
+            raise ValueError(f"train.curriculum_every must be >= 0, got {self.curriculum_every}")
+
+    def curriculum_stage(self, step: int) -> int:
+        """The curriculum stage of training step ``step`` (1-based)."""
+        n = len(next(iter(self.curriculum.values())))
+        every = self.curriculum_every or math.ceil(self.steps / n)
+        return min((step - 1) // every, n - 1)
 
     @property
     def warmup_steps(self) -> int:
@@ -178,6 +195,9 @@ class Experiment:
         ``d_model`` to fit ``params`` parameters when given)."""
         model_fields = convert(model_config_class(model), model_fields or {}, "model")
         task_fields = convert(task_config_class(task), task_fields or {}, "task")
+        for name, values in (train.curriculum if train else {}).items():
+            for i, value in enumerate(values):  # each stage's value, typed as task.NAME is
+                convert(task_config_class(task), {name: value}, f"train.curriculum[{i}]: task")
         the_task = build_task(task, task_fields)
         sizes = model_sizes(the_task)
         clash = sorted(k for k in sizes if k in model_fields and model_fields[k] != sizes[k])

@@ -3,6 +3,9 @@
 ``train.precision = "bf16"`` runs the forward pass and loss under ``torch.autocast`` to
 bfloat16 (CUDA only; weights, gradients and optimiser stay float32; evaluation is float32);
 ``train.compile`` trains through ``torch.compile`` of the model (evaluation runs it eagerly).
+``train.curriculum`` (e.g. ``{"horizon": [10, 50, 100]}``) trains stage i of the run on the
+task with those fields at their i-th values (stages of ``train.curriculum_every`` steps, or
+the steps split evenly); the held-out sets are always the configured task's.
 
 ``Supervised`` is the trainer the run shell (``fastweights.train.shell``) drives for a task
 of (inputs, targets) batches; ``train(exp, out)`` builds it and runs it. Deterministic per
@@ -20,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from fastweights import tasks
 from fastweights.train import distributed, shell
-from fastweights.train.config import Experiment, TrainConfig
+from fastweights.train.config import Experiment, TrainConfig, build_task, model_sizes
 from fastweights.train.errors import TrainingDiverged
 
 
@@ -60,8 +63,9 @@ class Supervised:
 
     def __init__(self, exp: Experiment, ctx: distributed.Context):
         cfg = self.cfg = exp.train
-        self.ctx = ctx
+        self.ctx, self.exp = ctx, exp
         self.task = exp.build_task()
+        self.stages: dict[int, tasks.Task] = {}  # curriculum stage -> its training task
         self.model = exp.build_model().to(ctx.device)
         if cfg.precision == "bf16" and ctx.device.type != "cuda":
             raise ValueError(f"train.precision bf16 autocasts on CUDA only (this run is on "
@@ -76,8 +80,24 @@ class Supervised:
         self.main_metric = self.task.main_metric
         self.higher_is_better = self.task.higher_is_better
 
+    def training_task(self, step: int) -> tuple[tasks.Task, dict[str, float]]:
+        """The task that step ``step`` trains on (the curriculum's stage, else the task) and
+        the stage to log."""
+        if not self.cfg.curriculum:
+            return self.task, {}
+        i = self.cfg.curriculum_stage(step)
+        if i not in self.stages:
+            fields = {k: v[i] for k, v in self.cfg.curriculum.items()}
+            stage = build_task(self.exp.task.name, self.exp.task.fields() | fields)
+            if model_sizes(stage) != model_sizes(self.task):
+                raise ValueError(f"train.curriculum stage {i} ({fields}) changes the task's "
+                                 f"sizes {model_sizes(self.task)} to {model_sizes(stage)}")
+            self.stages[i] = stage
+        return self.stages[i], {"curriculum_stage": float(i)}
+
     def train_step(self, step: int) -> dict[str, float]:
-        x, y = self.task.train_batch(self.cfg.batch_size, self.data)
+        task, logged = self.training_task(step)
+        x, y = task.train_batch(self.cfg.batch_size, self.data)
         x, y = self.ctx.shard(x).to(self.ctx.device), self.ctx.shard(y).to(self.ctx.device)
         lr = self.sched.get_last_lr()[0]
         try:
@@ -102,7 +122,7 @@ class Supervised:
         bad = [n for n, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]
         if bad:
             raise TrainingDiverged(step, f"parameter {bad[0]}")
-        return {"train/loss": value, "lr": lr}
+        return {"train/loss": value, "lr": lr} | logged
 
     def evaluate(self) -> dict[str, float]:
         return evaluate(self.model, self.task, self.ctx.device)
