@@ -14,8 +14,9 @@ Run as ``fastweights bench ops --threads 2`` (``--csv out.csv`` also writes ever
    long sequences (B=2, H=4, K=V=64, T = 2048), with speed-ups over the recurrent form
    (the parallel form only up to T = 256);
 4. peers side by side with our ``form="auto"`` at the same shapes: flash-linear-attention's
-   pure-torch references and transformers' ``torch_chunk_gated_delta_rule``
-   (``fastweights[bench]``), as peer time / our time (> 1: ours is faster);
+   pure-torch references, transformers' ``torch_chunk_gated_delta_rule`` and the
+   native-torch chunkwise mLSTM of ``mlstm-kernels`` (``fastweights[bench]``, listed in
+   ``bench.peers``), as peer time / our time (> 1: ours is faster);
 5. the bar: delta_rule fwd+bwd at T=2048, chunk form vs recurrent form vs a straightforward
    chunkwise baseline (row-by-row triangular solve, autograd through it);
 6. the chunk form's achieved GFLOP/s beside a plain 2048×2048 matmul in the same run;
@@ -171,7 +172,7 @@ def peer_gate(peer: peers.Peer, fn: Callable) -> float:
     case = next(c for c in CASES  # the first case of a variant has default options
                 if dispatch.variant(c.case.rule, c.inputs(1, 2, 1, 4, 4, torch.float32))
                 == peer.variant)
-    xs = case.inputs(B=2, T=128, H=2, K=16, V=16, dtype=torch.float32)
+    xs = peer_inputs(peer, case.inputs(B=2, T=128, H=2, K=16, V=16, dtype=torch.float32))
     with torch.no_grad():
         ref, _ = case.run(xs, "recurrent")
         try:
@@ -180,6 +181,11 @@ def peer_gate(peer: peers.Peer, fn: Callable) -> float:
             return float("inf")
     err = _rel(got.float(), ref)
     return err if err == err else float("inf")
+
+
+def peer_inputs(peer: peers.Peer, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Our inputs, restricted to the peer's domain where it is narrower (both run on them)."""
+    return xs if peer.restrict is None else peer.restrict(xs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -469,27 +475,34 @@ def main(argv: list[str]) -> int:
         for regime, r in regimes.items():
             for T0 in args.lengths or r["lengths"]:
                 T = -(-T0 // peer.multiple) * peer.multiple
-                xs = case.inputs(r["B"], T, r["H"], r["K"], r["V"], torch.float32)
+                xs = peer_inputs(peer, case.inputs(r["B"], T, r["H"], r["K"], r["V"],
+                                                   torch.float32))
                 calls = {("ours", "fwd"): fwd_call(lambda x, case=case: case.run(x, "auto"), xs),
                          ("ours", "fwd+bwd"): fwd_bwd_call(
                              lambda x, case=case: case.run(x, "auto"), xs),
-                         ("peer", "fwd"): fwd_call(lambda x, fn=fn: (fn(*x), None), xs),
-                         ("peer", "fwd+bwd"): fwd_bwd_call(lambda x, fn=fn: (fn(*x), None), xs)}
+                         ("peer", "fwd"): fwd_call(lambda x, fn=fn: (fn(*x), None), xs)}
+                backward = peer.backward_up_to is None or T <= peer.backward_up_to
+                if backward:
+                    calls[("peer", "fwd+bwd")] = fwd_bwd_call(lambda x, fn=fn: (fn(*x), None),
+                                                              xs)
                 t = time_interleaved(calls, reps, budget)
+                t.setdefault(("peer", "fwd+bwd"), None)
                 gated = peer_ok.get(peer.name) and all(
                     ok.get((case.label, f), True) for f in case.forms)
                 x_f = t[("peer", "fwd")] / t[("ours", "fwd")]
-                x_fb = t[("peer", "fwd+bwd")] / t[("ours", "fwd+bwd")]
-                fx = (f"{x_f:.2f}×", f"{x_fb:.2f}×") if gated else \
+                x_fb = t[("peer", "fwd+bwd")] / t[("ours", "fwd+bwd")] if backward else None
+                fx = (f"{x_f:.2f}×", f"{x_fb:.2f}×" if backward else
+                      f"not timed: {peer.backward_why}") if gated else \
                     ("correctness check failed",) * 2
                 print(f"| {peer.name} | {case.label} | {regime} | {T} | "
                       f"{_fmt_ms(t[('ours', 'fwd')])} | {_fmt_ms(t[('peer', 'fwd')])} | {fx[0]} | "
                       f"{_fmt_ms(t[('ours', 'fwd+bwd')])} | {_fmt_ms(t[('peer', 'fwd+bwd')])} | "
                       f"{fx[1]} |", flush=True)
+                peer_fb = t[("peer", "fwd+bwd")]
                 rows.append(dict(section="peers", rule=case.label, regime=regime, T=T,
                                  impl=peer.name, fwd_ms=1e3 * t[("peer", "fwd")],
-                                 fwd_bwd_ms=1e3 * t[("peer", "fwd+bwd")], ratio_fwd=x_f,
-                                 ratio_fwd_bwd=x_fb))
+                                 fwd_bwd_ms=None if peer_fb is None else 1e3 * peer_fb,
+                                 ratio_fwd=x_f, ratio_fwd_bwd=x_fb))
 
     print(f"\n## Bar: delta_rule fwd+bwd at T={bar_T} (B={B}, H={H}, K=V={K})\n")
     xs = delta.inputs(B, bar_T, H, K, V, torch.float32)

@@ -83,17 +83,26 @@ def decayed_scores(x: Tensor, y: Tensor, bx: Tensor, by: Tensor, *, strict: bool
     x: [..., C, K]; y: [P, ..., C, K] (P score matrices sharing the decays); bx, by: float64
     cumulative log-gates [..., C, K] with bx_t ≤ by_s for s < t (and s = t unless strict):
     by non-increasing, bx = by or by one step behind. Returns [P, ..., C, C] in x's dtype.
-    Differences are taken in float64, so a cumulative sum that carries one extreme gate
-    (g = −1e4) loses no digits. As in GLA (Yang et al. 2024) the block is cut into sub-blocks
-    of ``sub`` steps: inside one the pairwise terms are formed directly; between sub-block j
-    and a later i the decay splits at r_i = by just before i starts (r_0 = 0),
+    While every |by| ≤ 30 (``chunking.factored_decays_ok``) the decay factors,
+    exp(bx_t − by_s) = e^{bx_t} · e^{−by_s}, and A is one matmul (x ⊙ e^{bx})(y ⊙ e^{−by})ᵀ;
+    both factors are rounded once from the float64 sums, so A keeps the compute precision.
+    Otherwise differences are taken in float64, so a cumulative sum that carries one extreme
+    gate (g = −1e4) loses no digits. As in GLA (Yang et al. 2024) the block is cut into
+    sub-blocks of ``sub`` steps: inside one the pairwise terms are formed directly; between
+    sub-block j and a later i the decay splits at r_i = by just before i starts (r_0 = 0),
     exp(bx_t − r_i) · exp(r_i − by_s), two factors ≤ 1, so that block is a matmul.
     """
     C, K = x.shape[-2:]
+    P, ct = y.shape[0], x.dtype
+    if chunking.factored_decays_ok(by):
+        # the P score matrices side by side as columns of one (unbroadcast) batched matmul
+        cols = (y * (-by).exp().to(ct)).movedim(0, -3).flatten(-3, -2)  # [..., P·C, K]
+        scores = (x * bx.exp().to(ct)) @ cols.mT  # [..., C, P·C]
+        return scores.unflatten(-1, (P, C)).movedim(-2, 0).tril(-1 if strict else 0)
     if C % sub:
         sub = C
     n = C // sub
-    lead, ct = x.shape[:-2], x.dtype
+    lead = x.shape[:-2]
     xs, bxs, bys = (t.reshape(*lead, n, sub, K) for t in (x, bx, by))  # [..., n, sub, K]
     ys = y.reshape(y.shape[0], *lead, n, sub, K)
     mask = torch.ones(sub, sub, dtype=torch.bool, device=x.device).tril(-1 if strict else 0)
@@ -110,8 +119,6 @@ def decayed_scores(x: Tensor, y: Tensor, bx: Tensor, by: Tensor, *, strict: bool
     y_exp = (r[..., :, None, None, :] - bys[..., None, :, :, :])  # [..., i, j, s, K]
     y_dec = ys[..., None, :, :, :] * y_exp.masked_fill(~earlier[:, :, None, None],
                                                        float("-inf")).exp().to(ct)
-    # the P score matrices side by side as columns of one (unbroadcast) batched matmul
-    P = y.shape[0]
     cols = y_dec.movedim(0, -4).flatten(-4, -2)  # [..., i, P·j·s, K]
     off = (x_dec @ cols.mT).unflatten(-1, (P, n, sub)).movedim(-3, 0)  # [P, ..., i, t, j, s]
     eye = torch.eye(n, dtype=ct, device=x.device)

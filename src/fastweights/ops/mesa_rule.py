@@ -139,12 +139,11 @@ def mesa_rule_chunk(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, la
     gc = chunking.to_chunks(g.to(ct), C)
     # a zero gate in front: seg[t + 1, s + 1] = Γ[t, s], seg[t + 1, 0] = e^{b_t}
     seg = chunking.segsum(torch.cat([torch.zeros_like(gc[..., :1]), gc], -1)).exp()
-    gamma, from_start = seg[..., 1:, 1:], seg[..., 1:, :1, None]  # [.., C, C], [.., C, 1, 1]
-    to_end = seg[..., -1, 1:, None]  # [B, H, N, C, 1]
+    weights, gamma = seg[..., 1:, :], seg[..., 1:, 1:]  # [.., C, 1 + C], [.., C, C]
+    from_start, to_end = seg[..., 1:, :1], seg[..., -1, 1:, None]  # [B, H, N, C, 1]
     kb = kc * bc
-    kk = (kb[..., :, None] * kc[..., None, :]).flatten(-2)  # [B, H, N, C, K·K]
     w_kk, w_kv = (to_end * kb).mT @ kc, (to_end * kb).mT @ vc  # [B, H, N, K, K | V]
-    decay = from_start[..., -1, :, :]  # [B, H, N, 1, 1]
+    decay = from_start[..., -1:, :]  # [B, H, N, 1, 1]
     # the two states at each block start: a loop over blocks, then every solve at once
     starts = []
     for wkk_n, wkv_n, d_n in zip(w_kk.unbind(2), w_kv.unbind(2), decay.unbind(2),
@@ -157,13 +156,16 @@ def mesa_rule_chunk(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, la
     valid = chunking.to_chunks(lam.new_ones(lam.shape[:3], dtype=torch.bool), C)
     lamc = chunking.to_chunks(lam.to(ct), C).masked_fill(~valid[..., None], 1.0)
     if cg_steps is None:
-        intra_kk = (gamma @ kk).unflatten(-1, (K, K))  # [B, H, N, C, K, K]
-        x = torch.linalg.solve(from_start * Hkk0[..., None, :, :] + intra_kk
-                               + torch.diag_embed(lamc), scale * qc)  # [B, H, N, C, K]
+        # H_kk,t of every step as one matmul over [H_kk,0 | the block's writes], then + Λ_t
+        kk = (kb[..., :, None] * kc[..., None, :]).flatten(-2)  # [B, H, N, C, K·K]
+        basis = torch.cat([Hkk0.flatten(-2)[..., None, :], kk], -2)  # [B, H, N, 1 + C, K·K]
+        Hkk_t = (weights @ basis).unflatten(-1, (K, K))  # [B, H, N, C, K, K]
+        Hkk_t.diagonal(dim1=-2, dim2=-1).add_(lamc)
+        x = torch.linalg.solve(Hkk_t, scale * qc)  # [B, H, N, C, K]
     else:
-        x = conjugate_gradient(lambda p: from_start[..., 0] * (p @ Hkk0.mT)
+        x = conjugate_gradient(lambda p: from_start * (p @ Hkk0.mT)
                                + ((p @ kc.mT) * gamma) @ kb + lamc * p, scale * qc, cg_steps)
-    o = from_start[..., 0] * (x @ Hkv0) + ((x @ kb.mT) * gamma) @ vc
+    o = from_start * (x @ Hkv0) + ((x @ kb.mT) * gamma) @ vc
     return chunking.from_chunks(o, T).to(dtype), ((Hkk, Hkv) if output_final_state else None)
 
 
