@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) -e '.[dev,rl]'
+	$(PIP) -e '.[dev,rl,bench]'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
