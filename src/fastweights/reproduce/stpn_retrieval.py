@@ -10,7 +10,8 @@ Ba fast weights 20, plastic RNN 17; our cells count parameters slightly differen
 widths are fitted).
 
 Criterion, stated before the run, on medians over seeds at each model's learning rate chosen
-on validation: (a) the STPN (recurrent, STPNr) has the highest test accuracy of all models;
+on validation: (a) the STPN (recurrent, STPNr) beats every other model's test accuracy by
+at least ``MARGIN`` (half a point; first stated as "the highest", see the report's history);
 (b) it has a lower synaptic energy per step (E_t = Σ_ij |G_ij| z_j²,
 ``fastweights.analysis.memory_plots.synaptic_energy``) than every rival the claim names
 (LSTM, RNN, Ba's fast weights, plastic RNN), whatever their accuracy. Both → reproduced;
@@ -18,6 +19,8 @@ one → partly reproduced; neither → not reproduced.
 """
 
 from __future__ import annotations
+
+import statistics
 
 from fastweights.analysis.memory_plots import markdown_table, synaptic_energy
 from fastweights.models.sizing import fit_width
@@ -43,6 +46,7 @@ VARIANTS = ("stpn: variant=art; stpnf: variant=art (no bias, F not normalised); 
             "fast-weights-ba: variant=stpn, decay 0.9, tanh; plastic-rnn: variant=maze")
 RIVALS = ["lstm", "rnn", "fast-weights-ba", "plastic-rnn"]
 PARAMS = 2000
+MARGIN = 0.005  # "beats": half an accuracy point, 100 of the 20,000 test sequences
 BATCH = 128
 ENERGY_SEQS = 1000
 SPLITS = {"quick": (1000, 64, 64), "cpu": (100_000, 10_000, 20_000),
@@ -76,8 +80,9 @@ def run(ctx: Context) -> Report:
 
     m = measure(results, lambda r: {"acc": r.test(), "energy": energy(r)})
     checks = [
-        Check("STPN has the highest test accuracy of all models",
-              lambda v: all(v("stpn", "acc") > v(o, "acc") for o in MODELS if o != "stpn"),
+        Check(f"STPN's test accuracy exceeds every other model's by ≥ {MARGIN}",
+              lambda v: all(v("stpn", "acc") >= v(o, "acc") + MARGIN
+                            for o in MODELS if o != "stpn"),
               lambda v: ", ".join(f"{o} {v(o, 'acc'):.3f}" for o in MODELS)),
         Check(f"STPN's energy per step is below every named rival's ({', '.join(RIVALS)}), "
               f"at any accuracy",
@@ -132,7 +137,9 @@ Training runs {epochs:.1f} epochs (the paper's configs allow up to 200 with earl
 **Criterion (stated before the run), on medians over seeds.** Criterion (b) used to compare
 the STPN only with the models within 5 accuracy points of it; no rival ever came that close,
 so it was vacuous. It now compares the STPN's energy with every rival the claim names; STPNf
-(the feed-forward STPN) is reported beside them but is not a rival.
+(the feed-forward STPN) is reported beside them but is not a rival. Criterion (a) asked for
+"the highest accuracy" until a rival came within one test sequence of the STPN (see the
+history); "beats" now means by at least {MARGIN}.
 
 {verdict.lines()}
 
@@ -150,7 +157,17 @@ Energy per step (chosen lr per model, lowest first):
 ![energy]({fig_e.name})
 
 """
-    return Report(verdict.verdict, summary, body, [fig, fig_e], results)
+    def early(k: str) -> str:  # validation accuracy at the first evaluation
+        return f"{statistics.median(r.history[0]['val/accuracy'] for r in results[k].chosen):.3f}"
+
+    close = [o for o in MODELS if o != "stpn" and acc[o].median > acc["stpn"].median - MARGIN]
+    discussion = (f"Within {MARGIN} of the STPN: " + ", ".join(
+        f"{o} ({acc[o]} against {acc['stpn']})" for o in close) + ". At this budget "
+        "both solve the task, so accuracy does not tell them apart; what does is how soon "
+        f"they learn (validation accuracy at the first evaluation, step {b.eval_every:,}: "
+        f"STPN {early('stpn')}, " + ", ".join(f"{o} {early(o)}" for o in close)
+        + ") and the energy table above.") if close else ""
+    return Report(verdict.verdict, summary, body, [fig, fig_e], results, discussion)
 
 
 REPRODUCTION = Reproduction(
@@ -169,6 +186,11 @@ REPRODUCTION = Reproduction(
         "of CPU time), energy compared with every named rival, and the models as the paper's "
         "code computes them (" + VARIANTS + "; before: STPN with h_{t−1} in its Hebbian term, "
         "STPNf with a bias and F normalised, Ba's fast weights as in Ba et al.).",
+        "At 20 epochs Ba's fast weights (as the STPN repository runs them) reached test "
+        "accuracy 0.99995 against the STPN's 1.000, one test sequence apart: the accuracy "
+        "criterion, then 'highest accuracy', passed by that one sequence. It now asks for a "
+        f"margin of {MARGIN} (a change made after seeing this run, so the verdict moved down "
+        "to partly reproduced because of it).",
         "Three seeds were started and cut to one for CPU time; of the extra seeds the STPN's "
         "finished (seeds 1 and 2: test accuracy 1.000 each, like seed 0; their runs stay in "
         "the run folder), the others' did not.",
