@@ -34,3 +34,12 @@ def test_lstm_intermediates():
     torch.testing.assert_close(y2, y)
     assert inter.h.shape == inter.c.shape == (2, 5, 2, 8)
     torch.testing.assert_close(inter.c[:, -1], state["c"])
+
+
+@pytest.mark.parametrize("name", sorted(models.MODELS))
+def test_every_config_pickles(name):
+    """Sweeps and reproductions send experiments to worker processes by pickle."""
+    import pickle
+
+    config = models.make_config(name, input_size=5, output_size=5, tokens=True)
+    assert pickle.loads(pickle.dumps(config)) == config

@@ -38,12 +38,15 @@ def _stack_post_init(self) -> None:
         raise ValueError(f"mlp_ratio must be >= 1, got {self.mlp_ratio}")
 
 
-def stack_config(layer_config: type) -> type:
-    """``ModelConfig`` + ``layer_config`` + n_layers, mlp_ratio: a registry name's config."""
-    name = layer_config.__name__.removesuffix("Config") + "ModelConfig"
-    return dataclasses.make_dataclass(
+def stack_config(layer: type, layer_config: type) -> type:
+    """``ModelConfig`` + ``layer_config`` + n_layers, mlp_ratio: the config of ``layer``'s
+    registry name, importable from this module by its name (so that configs pickle)."""
+    name = layer.__name__ + "ModelConfig"
+    cfg = dataclasses.make_dataclass(
         name, [("n_layers", int, 2), ("mlp_ratio", int, 2)], bases=(ModelConfig, layer_config),
         namespace={"__post_init__": _stack_post_init, "__module__": __name__})
+    globals()[name] = cfg
+    return cfg
 
 
 class RuleStackModel(StackModel):
@@ -58,7 +61,8 @@ class RuleStackModel(StackModel):
 def _spec(layer: type, config: type, paper: str) -> ModelSpec:
     model = type(f"{layer.__name__}Model", (RuleStackModel,),
                  {"layer": layer, "__module__": __name__})
-    return ModelSpec(model, stack_config(config), paper,
+    globals()[model.__name__] = model
+    return ModelSpec(model, stack_config(layer, config), paper,
                      layer=lambda d_model, n_heads: layer(config(d_model=d_model,
                                                                  n_heads=n_heads)))
 
