@@ -81,8 +81,9 @@ def run(ctx: Context) -> Report:
         f"steps to {THRESHOLD:.0%}": (lambda r: r.steps_to(THRESHOLD), "g"),
         "test acc": lambda r: r.test()})
     settings = paper_vs_here([
-        ("wave-RNN", "100 positions × 6 channels", f"{wave['d_model']} positions × "
-         f"{wave['n_channels']} channels"),
+        ("wave-RNN", "100 positions × 6 channels, full c×c×3 circular kernel",
+         f"{wave['d_model']} positions × {wave['n_channels']} channels; the authors' cell "
+         "(variant=authors: the full c×c×3 circular kernel, their 'fwd' initialisation)"),
         ("baseline", "iRNN of equal parameters", f"iRNN fitted to {params} parameters"),
         ("delay", "10 … 500", str(delay)),
         ("training", "Adam, batch 128, clipping, many thousands of iterations",
@@ -112,7 +113,15 @@ Chance accuracy is 1/8 = 0.125.
 ![recall accuracy vs step]({fig.name})
 
 """
-    return Report(verdict.verdict, summary, body, [fig], results)
+    failed = [r for r in w.chosen if r.steps_to(THRESHOLD) == float("inf")]
+    irnn_ok = sum(r.steps_to(THRESHOLD) < float("inf") for r in i.chosen)
+    discussion = (f"{len(failed)} of {len(w.chosen)} wave-RNN seeds at the chosen lr never "
+                  f"reached {THRESHOLD:.0%} within {b.steps} steps (test accuracy " + ", ".join(
+                      f"seed {r.seed} {r.test():.3f}" for r in failed) + "; chance 0.125): "
+                  "the wave-RNN learns fast when it learns, but not in every seed at this "
+                  f"size and budget; the iRNN reached it in {irnn_ok} of {len(i.chosen)}."
+                  ) if failed else ""
+    return Report(verdict.verdict, summary, body, [fig], results, discussion)
 
 
 REPRODUCTION = Reproduction(
@@ -125,6 +134,8 @@ REPRODUCTION = Reproduction(
         "First and only full run (commit ffdf12b): one seed, learning rates 1e-3 and 3e-3, "
         "1,000 steps, best lr per model by test steps-to-90%: wave-RNN at 90% by step 100, "
         "iRNN never above 0.337 (reproduced).",
-        "Now: 5 seeds, a 3-value grid chosen on a validation split, verdict on medians.",
+        "Now: 5 seeds, a 3-value grid chosen on a validation split, verdict on medians, "
+        "and the wave-RNN as the authors' code computes it (full c×c×3 kernel; the first run "
+        "had the earlier depthwise cell).",
     ),
 )
