@@ -51,7 +51,7 @@ class Capacity(Task):
     name = "capacity"
     Config = CapacityConfig
     budget = TrainBudget("deltanet", steps=1500, batch_size=32, lr=1e-2, eval_every=250,
-                         metric=0.9985, chance=1 / 16, seconds=277)
+                         metric=0.9985, chance=1 / 16, seconds=148)
 
     def __init__(self, config: CapacityConfig | None = None):
         super().__init__(config)

@@ -81,8 +81,8 @@ class Trials:
 class MasseDMS(Task):
     name = "masse-dms"
     Config = MasseDMSConfig
-    budget = TrainBudget("deltanet", steps=200, batch_size=32, lr=1e-2,
-                         metric=1.0, chance=1 / 2, seconds=242)
+    budget = TrainBudget("deltanet", steps=200, batch_size=32, lr=1e-2, eval_every=200,
+                         metric=1.0, chance=1 / 2, seconds=115)
     tokens = False
     output_size = 3
 
