@@ -45,10 +45,11 @@ def test_bad_curricula_are_named(curriculum, match):
         _exp(curriculum=curriculum)
 
 
-def test_a_stage_that_changes_the_task_sizes_is_refused():
-    exp = _exp(curriculum={"dim": [2, 4]})
-    with pytest.raises(ValueError, match="changes the task's sizes"):
-        Supervised(exp, distributed.setup("cpu")).training_task(1)
+def test_a_stage_that_changes_the_task_sizes_is_refused_before_training(tmp_path):
+    exp = _exp(curriculum={"dim": [4, 2]})  # the first stage is fine, the second is not
+    with pytest.raises(ValueError, match="stage 1 .* changes the task's sizes"):
+        train(exp, out=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "metrics.jsonl").exists()
 
 
 def test_the_curriculum_enters_the_run_name_only_when_set():

@@ -63,9 +63,9 @@ class Supervised:
 
     def __init__(self, exp: Experiment, ctx: distributed.Context):
         cfg = self.cfg = exp.train
-        self.ctx, self.exp = ctx, exp
+        self.ctx = ctx
         self.task = exp.build_task()
-        self.stages: dict[int, tasks.Task] = {}  # curriculum stage -> its training task
+        self.stages = self._curriculum_tasks(exp)  # the training task of each stage
         self.model = exp.build_model().to(ctx.device)
         if cfg.precision == "bf16" and ctx.device.type != "cuda":
             raise ValueError(f"train.precision bf16 autocasts on CUDA only (this run is on "
@@ -80,19 +80,24 @@ class Supervised:
         self.main_metric = self.task.main_metric
         self.higher_is_better = self.task.higher_is_better
 
-    def training_task(self, step: int) -> tuple[tasks.Task, dict[str, float]]:
-        """The task that step ``step`` trains on (the curriculum's stage, else the task) and
-        the stage to log."""
-        if not self.cfg.curriculum:
-            return self.task, {}
-        i = self.cfg.curriculum_stage(step)
-        if i not in self.stages:
-            fields = {k: v[i] for k, v in self.cfg.curriculum.items()}
-            stage = build_task(self.exp.task.name, self.exp.task.fields() | fields)
+    def _curriculum_tasks(self, exp: Experiment) -> list[tasks.Task]:
+        """Every curriculum stage's task, built (and checked) before training starts."""
+        curriculum, out = exp.train.curriculum, []
+        for i in range(len(next(iter(curriculum.values()))) if curriculum else 0):
+            fields = {k: v[i] for k, v in curriculum.items()}
+            stage = build_task(exp.task.name, exp.task.fields() | fields)
             if model_sizes(stage) != model_sizes(self.task):
                 raise ValueError(f"train.curriculum stage {i} ({fields}) changes the task's "
                                  f"sizes {model_sizes(self.task)} to {model_sizes(stage)}")
-            self.stages[i] = stage
+            out.append(stage)
+        return out
+
+    def training_task(self, step: int) -> tuple[tasks.Task, dict[str, float]]:
+        """The task that step ``step`` trains on (the curriculum's stage, else the task) and
+        the stage to log."""
+        if not self.stages:
+            return self.task, {}
+        i = self.cfg.curriculum_stage(step)
         return self.stages[i], {"curriculum_stage": float(i)}
 
     def train_step(self, step: int) -> dict[str, float]:
