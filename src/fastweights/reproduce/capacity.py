@@ -31,7 +31,7 @@ OK = 0.9  # accuracy counted as "stores the pairs"
 FAIL = 0.5  # accuracy counted as "fails"
 GAP = 0.2  # setting 2: the sum rule at least this far below the delta rule
 D = {"quick": 16, "cpu": 16, "paper": 64}
-SIZES = {"quick": ([4], [4]), "cpu": ([8, 16, 32], [4, 8]),
+SIZES = {"quick": ([4], [4]), "cpu": ([8, 16, 32, 64], [4, 8]),
          "paper": ([32, 64, 128, 256], [20, 50, 100, 200])}  # setting 1, setting 2
 LRS, SEEDS = (3e-3, 1e-2, 3e-2), (0, 1, 2, 3, 4)
 BUDGETS = {  # scale -> (setting 1, setting 2)
