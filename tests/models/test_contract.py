@@ -126,6 +126,20 @@ def test_packed_equals_alone(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_scored_runs_the_head_where_scored(name):
+    model = _model(name)
+    x = _x()
+    scored = torch.rand(B, T, generator=torch.Generator().manual_seed(2)) < 0.3
+    y, state = model(x)
+    y_at, state_at = model(x, scored=scored)
+    torch.testing.assert_close(y_at, y[scored], **TOL)
+    _close_states(state_at, state)
+    cu = torch.tensor([0, 3, 4, 9])
+    torch.testing.assert_close(model(x[:1], cu_seqlens=cu, scored=scored[:1])[0],
+                               model(x[:1], cu_seqlens=cu)[0][scored[:1]], **TOL)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_select_and_reset(name):
     model = _model(name)
     x = _x()
@@ -161,6 +175,8 @@ def test_bad_input_is_a_value_error(name):
         model(x, mask=torch.ones(B, T))
     with pytest.raises(ValueError, match="cu_seqlens"):
         model(x[:1], cu_seqlens=torch.tensor([0, 4, 8]))
+    with pytest.raises(ValueError, match="scored"):
+        model(x, scored=torch.ones(B, T + 1, dtype=torch.bool))
     other = next(n for n in NAMES if n != name and n != "stack")
     with pytest.raises(ValueError, match="state"):
         model(x, _model(other).init_state(B))

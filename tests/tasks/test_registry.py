@@ -96,6 +96,20 @@ def test_loss_has_gradient_only_from_scored_positions(name):
     assert (out.grad[unscored] == 0).all()
 
 
+@pytest.mark.parametrize("name", [*NAMES, "capacity-mse"])
+def test_loss_on_the_scored_positions_equals_the_full_loss(name):
+    task = build("capacity", loss="mse") if name == "capacity-mse" else build(name)
+    x, y = task.sample(4, torch.Generator().manual_seed(0))
+    out = torch.randn(*y.shape[:2], task.output_size, dtype=torch.float64)
+    at = task.scored(y)
+    if at is None:  # float targets, or every position scored
+        assert y.dtype != torch.long or (y != IGNORE).all()
+        return
+    assert at.equal(y != IGNORE)
+    torch.testing.assert_close(task.loss(out[at], y[at]), task.loss(out, y), rtol=1e-6,
+                               atol=1e-6)  # the loss is taken in fp32
+
+
 SLOW_CONFIGS = [(name, {}) for name in NAMES] + [
     ("state-tracking", {"problem": "mod-arith-brackets"}),
     ("state-tracking", {"problem": "s5"}),

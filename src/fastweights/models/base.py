@@ -172,11 +172,19 @@ class SequenceModel(nn.Module):
 
     def forward(self, x: Tensor, state: ModelState | None = None, *,
                 mask: Tensor | None = None, cu_seqlens: Tensor | None = None,
-                return_intermediates: bool = False) -> tuple:
+                scored: Tensor | None = None, return_intermediates: bool = False) -> tuple:
+        """y [B, T, out], the final state (and the intermediates when asked).
+
+        ``scored`` (bool [B, T]) runs the head only where it is True and returns y [N, out]
+        for those N positions in row-major order, ``y_full[scored]``: training reads the
+        loss there, and a wide head (an 8,192-token vocabulary scored at 4 of 64 positions)
+        then costs N rows instead of B·T."""
         self._check_input(x, step=False)
         self._check_mask(mask, tuple(x.shape[:2]))
+        self._check_mask(scored, tuple(x.shape[:2]), "scored")
         if cu_seqlens is not None:
-            return self._packed(x, state, mask, cu_seqlens, return_intermediates)
+            y, *rest = self._packed(x, state, mask, cu_seqlens, return_intermediates)
+            return (y if scored is None else y[scored]), *rest
         B = x.shape[0]
         if state is None:
             state = self.init_state(B, x.device)
@@ -184,6 +192,8 @@ class SequenceModel(nn.Module):
             self._check_state(state, B)
         h, tensors, *inter = self.core(self.encoder(x), dict(state), mask,
                                        return_intermediates)
+        if scored is not None:
+            h, mask = h[scored], None if mask is None else mask[scored]
         y = self.head(h)
         if mask is not None:
             y = y.masked_fill(~mask[..., None], 0.0)

@@ -144,9 +144,19 @@ class Task:
         return self._train[0][idx], self._train[1][idx]
 
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
-        """Mean cross-entropy over scored positions. logits [B, T, C], targets [B, T]."""
-        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(),
-                               ignore_index=IGNORE)
+        """Mean cross-entropy over scored positions. logits [..., C], targets [...] (the
+        whole [B, T] or the scored positions only, see ``scored``)."""
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(),
+                               targets.flatten(), ignore_index=IGNORE)
+
+    def scored(self, targets: Tensor) -> Tensor | None:
+        """The positions the training loss reads (bool [B, T]), or None for all of them.
+        The trainer then runs the model's head there only and calls
+        ``loss(outputs, targets[scored])``: token targets, IGNORE where unscored."""
+        if targets.dtype != torch.long or targets.dim() != 2:
+            return None
+        at = targets != IGNORE
+        return None if bool(at.all()) else at
 
     def metrics(self, logits: Tensor, targets: Tensor) -> dict[str, float]:
         """Accuracy over scored positions and the exact-match rate per sequence."""

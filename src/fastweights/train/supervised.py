@@ -108,7 +108,9 @@ class Supervised:
         try:
             with torch.autocast(self.ctx.device.type, torch.bfloat16,
                                 enabled=self.cfg.precision == "bf16"):
-                loss = self.task.loss(self.net(x)[0].float(), y)
+                at = task.scored(y)
+                loss = self.task.loss(self.net(x, scored=at)[0].float(),
+                                      y if at is None else y[at])
         except ValueError as e:
             if step > 1 and _non_finite_activation(e):
                 raise TrainingDiverged(step, "activations", str(e)) from None
