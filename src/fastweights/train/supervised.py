@@ -5,7 +5,9 @@ bfloat16 (CUDA only; weights, gradients and optimiser stay float32; evaluation i
 ``train.compile`` trains through ``torch.compile`` of the model (evaluation runs it eagerly).
 ``train.curriculum`` (e.g. ``{"horizon": [10, 50, 100]}``) trains stage i of the run on the
 task with those fields at their i-th values (stages of ``train.curriculum_every`` steps, or
-the steps split evenly); the held-out sets are always the configured task's.
+the steps split evenly); the held-out sets are always the configured task's. The training
+loss runs the model's head only where the task scores (``Task.scored``: the queried positions
+of a recall task), except under ``train.compile``.
 
 ``Supervised`` is the trainer the run shell (``fastweights.train.shell``) drives for a task
 of (inputs, targets) batches; ``train(exp, out)`` builds it and runs it. Deterministic per
@@ -108,7 +110,9 @@ class Supervised:
         try:
             with torch.autocast(self.ctx.device.type, torch.bfloat16,
                                 enabled=self.cfg.precision == "bf16"):
-                at = task.scored(y)
+                # the head on the scored positions only; compiled, every position (a
+                # data-dependent row count would break the graph)
+                at = None if self.cfg.compile else task.scored(y)
                 loss = self.task.loss(self.net(x, scored=at)[0].float(),
                                       y if at is None else y[at])
         except ValueError as e:
