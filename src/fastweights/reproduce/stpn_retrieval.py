@@ -20,6 +20,7 @@ one → partly reproduced; neither → not reproduced.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 
 from fastweights.analysis.memory_plots import markdown_table, synaptic_energy
@@ -54,9 +55,10 @@ SPLITS = {"quick": (1000, 64, 64), "cpu": (100_000, 10_000, 20_000),
 BUDGETS = {
     "quick": Budget(steps=3, batch_size=BATCH, eval_every=3, lrs=(1e-3,), seeds=(0,),
                     warmup=1, val_size=64),
-    # 16,000 steps of 128 = 20.5 epochs; one seed at one learning rate (3e-3, every model's
-    # choice in the 2.6-epoch grid of 1e-3 and 3e-3): on the shared 2-core CPU one such run of
-    # the plastic models took 25-35 min, so neither a grid nor more seeds fit
+    # 16,000 steps of 128 = 20.5 epochs; one learning rate (3e-3, every model's choice in
+    # the 2.6-epoch grid of 1e-3 and 3e-3): on the shared 2-core CPU one such run of the
+    # plastic models took 20-35 min, so no grid, and three seeds only where the verdict turns
+    # (``TIED``)
     "cpu": Budget(steps=16_000, batch_size=BATCH, eval_every=2000, lrs=(3e-3,),
                   seeds=(0,), warmup=100, val_size=10_000),
     # 16,000 steps of 128 = 20.5 epochs of the 100k training set
@@ -65,14 +67,25 @@ BUDGETS = {
 }
 
 
+# the two models the accuracy check turns on (one test sequence apart at seed 0) get three
+# seeds at the CPU scale; the others, ≥ 0.2 below them there, keep one
+TIED, TIED_SEEDS = ("stpn", "fast-weights-ba"), (0, 1, 2)
+
+
+def budget(scale: str, model: str) -> Budget:
+    b = BUDGETS[scale]
+    return dataclasses.replace(b, seeds=TIED_SEEDS) if scale == "cpu" and model in TIED else b
+
+
 def run(ctx: Context) -> Report:
     b = BUDGETS[ctx.scale]
     train_size, _, test_size = SPLITS[ctx.scale]
     sizes = {"input_size": 37, "output_size": 10, "tokens": True}
     widths = {m: fit_width(m, PARAMS, **sizes, **CONFIGS.get(m, {})) for m in MODELS}
     task = {"n_pairs": 3, "train_size": train_size, "test_size": test_size}
-    results = run_grid([Cell(m, m, "assoc-retrieval", b, CONFIGS.get(m, {}) | {"d_model": w},
-                             task) for m, w in widths.items()], ctx)
+    results = run_grid([Cell(m, m, "assoc-retrieval", budget(ctx.scale, m),
+                             CONFIGS.get(m, {}) | {"d_model": w}, task)
+                        for m, w in widths.items()], ctx)
 
     def energy(run) -> float:
         model, t = run.load()
@@ -92,7 +105,9 @@ def run(ctx: Context) -> Report:
     verdict = judge(checks, m)
     acc = {k: spread(r, lambda run: run.test()) for k, r in results.items()}
     top = max(MODELS, key=lambda k: acc[k].median)
-    summary = (f"Test accuracy, median [min–max] over {len(b.seeds)} seed(s): " + ", ".join(
+    seeds = sorted({len(r.chosen) for r in results.values()})
+    summary = (f"Test accuracy, median [min–max] over {'/'.join(map(str, seeds))} seed(s): "
+               + ", ".join(
         f"{k} {acc[k]}" for k in sorted(MODELS, key=lambda k: -acc[k].median))
         + f" (best: {top}); {verdict.agreement()}.")
     epochs = b.steps * BATCH / train_size
@@ -118,7 +133,9 @@ def run(ctx: Context) -> Report:
              f"{k} {w}" for k, w in widths.items()) + f"; the paper code's versions ({VARIANTS})"),
         ("training", "Adam 1e-3, batch 128, full BPTT, tens of epochs, several seeds",
          f"AdamW (weight decay 0.01), warm-up + cosine, clip 1.0, full BPTT; {b.describe()}; "
-         f"{epochs:.1f} epochs"),
+         f"{epochs:.1f} epochs" + (f"; {' and '.join(TIED)} seeds "
+                                   f"{', '.join(map(str, TIED_SEEDS))} (the two the accuracy "
+                                   f"check turns on; CPU time)" if ctx.scale == "cpu" else "")),
         ("energy", "E_t = Σ_ij |G̃_ij| z_j² (STPN)", f"the same on {ENERGY_SEQS:,} test "
          "sequences at each run's best checkpoint; for the others every input-applied weight "
          "matrix (plus the fast/plastic part), readouts excluded"),
@@ -192,7 +209,10 @@ REPRODUCTION = Reproduction(
         f"margin of {MARGIN} (a change made after seeing this run, so the verdict moved down "
         "to partly reproduced because of it).",
         "Three seeds were started and cut to one for CPU time; of the extra seeds the STPN's "
-        "finished (seeds 1 and 2: test accuracy 1.000 each, like seed 0; their runs stay in "
-        "the run folder), the others' did not.",
+        "finished (seeds 1 and 2: test accuracy 1.000 each, like seed 0), the others' did "
+        "not.",
+        "Now: seeds 0, 1, 2 for the STPN and Ba's fast weights, the two the accuracy check "
+        "turns on; the others (at least 0.2 below them at seed 0) keep one seed, for CPU "
+        "time. The verdict's seed agreement counts the seeds every model has (one).",
     ),
 )
