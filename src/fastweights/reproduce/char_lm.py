@@ -38,9 +38,8 @@ BUDGETS = {
     "quick": Budget(steps=4, batch_size=4, eval_every=2, lrs=(3e-3,), seeds=(0,), warmup=1,
                     val_size=8),
     "cpu": Budget(steps=300, batch_size=32, eval_every=100, lrs=(1e-3, 3e-3, 1e-2),
-                  seeds=(0, 1, 2),
-                  warmup=30, val_size=64),
-    "paper": Budget(steps=5000, batch_size=32, eval_every=250, lrs=(1e-3, 3e-3),
+                  seeds=(0, 1, 2), warmup=30, val_size=64),
+    "paper": Budget(steps=5000, batch_size=32, eval_every=250, lrs=(3e-4, 1e-3, 3e-3),
                     seeds=(0, 1, 2), warmup=250, val_size=256),
 }
 PROMPT = "ROMEO:\n"
