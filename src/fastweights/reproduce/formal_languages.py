@@ -150,6 +150,16 @@ single-head RDN had not fit even the training lengths.
                   "concerns the linear transformer's limits and what recurrent FWPs and the "
                   "delta rule add, which the criteria test; a baseline ahead of them does not "
                   "contradict it, but the report says so.") if beaten else ""
+    dn, lt = (m[f"reset-dyck/{k}"]["long"] for k in ("deltanet", "linear-transformer"))
+    if verdict.outcomes[1] is False and len(dn) > 1:
+        lead = [dn[s] - lt[s] for s in sorted(set(dn) & set(lt))]
+        median = (long["reset-dyck/deltanet"].median
+                  - long["reset-dyck/linear-transformer"].median)
+        discussion = (f"{discussion} On reset Dyck-1 DeltaNet leads the linear transformer in "
+                      f"{sum(x > 0 for x in lead)} of {len(lead)} seeds (by "
+                      f"{min(lead):.3f}–{max(lead):.3f} on the longer bin), but its median "
+                      f"lead, {median:.3f}, is below the pre-stated {MARGIN}: the delta rule "
+                      f"helps here by less than the criterion asked.").strip()
     return Report(verdict.verdict, summary, body, [fig, fig_in], results, discussion)
 
 
@@ -177,6 +187,9 @@ REPRODUCTION = Reproduction(
         "Commit 1e97c6d: the same with seeds 0, 1, 2, the models other than the SRWM at "
         "3e-3 only: reproduced, 3 of 3 seeds agree.",
         "Now: the 3-value grid for every model but the linear transformer and DeltaNet on "
-        "parity (their 2,000-step runs are the slowest; they fail the longer bin at 3e-3).",
+        "parity (their 2,000-step runs are the slowest; they fail the longer bin at 3e-3). "
+        "The verdict moved down to partly reproduced with it: on reset Dyck-1 the linear "
+        "transformer's validation-chosen rate is now 0.03 (the grid extended past 1e-2), "
+        "where it generalises better than at 3e-3 (longer bin 0.510 → 0.660).",
     ),
 )
