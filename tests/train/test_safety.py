@@ -287,6 +287,26 @@ def test_full_disk_names_the_file_and_the_way_out(tmp_path, capsys, monkeypatch)
     assert main(["train", "--resume", str(run)]) == 0
 
 
+def test_ctrl_c_inside_a_checkpoint_write_is_an_interrupt(tmp_path, capsys, monkeypatch):
+    from fastweights.train import checkpoint
+
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--steps=2", "--out", str(run)]) == 0
+
+    def interrupted_save(obj, f):
+        f.write(b"half a checkpoint")
+        try:
+            raise KeyboardInterrupt
+        finally:  # what torch's zip writer raises while it closes the half-written file
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos")
+
+    monkeypatch.setattr(checkpoint.torch, "save", interrupted_save)
+    assert main(["train", "--resume", str(run), "--steps=4"]) == 130
+    assert "fastweights: interrupted" in capsys.readouterr().err
+    assert not (run / "ckpt.pt.tmp").exists()
+    assert torch.load(run / "ckpt.pt", weights_only=True)["step"] == 2
+
+
 @pytest.mark.parametrize("args, match", [
     (["--lengths", "0"], "--lengths must be integers >= 1, got 0"),
     (["--lengths", "64", "-1"], "--lengths must be integers >= 1, got -1"),

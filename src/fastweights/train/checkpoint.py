@@ -25,10 +25,19 @@ LATEST, PREVIOUS, BEST = "ckpt.pt", "ckpt.prev.pt", "best.pt"
 
 
 def _write_synced(obj: dict, path: Path) -> None:
-    with open(path, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+    except RuntimeError as e:
+        # Ctrl-C inside torch.save: its zip writer, closing the half-written file, raises a
+        # RuntimeError that hides the KeyboardInterrupt; the half-written file goes, the
+        # interrupt is passed on (the previous checkpoint was never touched)
+        if isinstance(e.__context__, KeyboardInterrupt):
+            path.unlink(missing_ok=True)
+            raise KeyboardInterrupt from None
+        raise
 
 
 def atomic_save(obj: dict, path: Path) -> None:
