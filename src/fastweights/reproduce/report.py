@@ -22,7 +22,7 @@ import torch
 
 from fastweights.reproduce.budget import Context
 from fastweights.reproduce.criterion import VERDICTS
-from fastweights.reproduce.grid import CellResult, Run
+from fastweights.reproduce.grid import CellResult, Run, choose_lr
 from fastweights.reproduce.stats import Spread
 
 
@@ -111,6 +111,10 @@ def grid_table(results: dict[str, CellResult],
                      f"{res.scores[lr]:.3f}",
                      *(format(Spread.of(fn(r) for r in runs), f) for fn, f in columns.values())]
             lines.append("| " + " | ".join(cells) + " |")
+    edge = [f"{k} ({r.lr:g})" for k, r in results.items() if choose_lr(r.scores)[1] is not None]
+    if edge:
+        lines.append(f"\nStill best at an edge of its grid once the budget's extensions were "
+                     f"spent (the best rate may lie beyond): {', '.join(edge)}.")
     return "\n".join(lines)
 
 
