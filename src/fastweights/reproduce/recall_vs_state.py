@@ -213,6 +213,10 @@ def run(ctx: Context) -> Report:
                 f"median within 0.01 of the early-stop target {b.target:g} "
                 f"({', '.join(top) or 'none'})")
 
+    def learned(w: int) -> str:
+        runs = results[f"transformer-d{w}"].chosen
+        return f"{sum(r.test() >= OK for r in runs)} of {len(runs)} seeds at width {w}"
+
     wide = sorted(((acc[k].hi - acc[k].lo, k) for k in acc if acc[k].n > 1), reverse=True)[:4]
     seeds_text = f"""## What the seeds show
 
@@ -222,12 +226,8 @@ def run(ctx: Context) -> Report:
 - The seeds spread widely for some cells at their chosen learning rate (max − min):
   {', '.join(f"{k} {d:.3f} ({acc[k]})" for d, k in wide)}. One seed can move a median,
   which is why a verdict from one seed was not enough.
-- Softmax attention at width 16 learns MQAR in
-  {sum(r.test() >= OK for r in results['transformer-d16'].chosen)} of
-  {len(results['transformer-d16'].chosen)} seeds (accuracy ≥ {OK}) within the budget at
-  its chosen lr; at width 32 in
-  {sum(r.test() >= OK for r in results['transformer-d32'].chosen)} of
-  {len(results['transformer-d32'].chosen)}.
+- Softmax attention learns MQAR (accuracy ≥ {OK}) within the budget at its chosen lr in
+  {'; '.join(learned(w) for w in widths)}.
 """ if len(b.seeds) > 1 else ""
     settings = paper_vs_here([
         ("task", "MQAR, vocabulary 8192, length 64–512, up to 64 pairs (Figure 2's smallest: "
