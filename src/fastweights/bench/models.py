@@ -80,9 +80,12 @@ def train_step_time(model, B: int, T: int, reps: int) -> float:
 def activation_bytes(model, B: int, T: int) -> int:
     x = torch.randint(0, VOCAB, (B, T), generator=torch.Generator().manual_seed(0))
     saved: dict[int, int] = {}
+    # every saved storage but the weights: a custom autograd Function saves tensors that it
+    # made under no_grad (leaves without grad), which are activations all the same
+    weights = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
 
     def pack(t):
-        if t.requires_grad or t.grad_fn is not None or not t.is_leaf:
+        if t.untyped_storage().data_ptr() not in weights:
             saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
         return t
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):

@@ -5,9 +5,10 @@ width c, then SiLU, with the last c−1 inputs carried as state.
 
 State: ``cache`` [B, C, c−1], the last c−1 inputs (zeros at the start). The parameters are
 those of a depthwise ``nn.Conv1d``; the computation runs channels last, as c shifted
-multiply-adds on [B, T, C], with a hand-written backward (``_ShortConvFn``): autograd's own
-graph of the shifted slices zero-fills and accumulates a [B, c−1+T, C] gradient per tap and
-cost as much as the fast-weight op beside it. With ``mask`` [B, T] only a row's real steps
+multiply-adds on [B, T, C], with a hand-written backward (``_ShortConvFn``) that keeps only
+the padded input and recomputes the pre-activation: autograd's own graph of the shifted
+slices zero-filled and accumulated a [B, c−1+T, C] gradient per tap and cost as much as the
+fast-weight op beside it. With ``mask`` [B, T] only a row's real steps
 are convolved (gathered to the front in order, convolved after the cache, scattered back): a
 masked step enters neither the cache nor any real output, so a row with masked steps gives
 what it gives without them. Outputs at masked steps are unspecified.
@@ -37,16 +38,17 @@ class _ShortConvFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, full: Tensor, taps: Tensor, bias: Tensor, T: int) -> Tensor:
-        pre = _pre_activation(full, taps, bias, T)
-        ctx.save_for_backward(full, taps, pre)
-        return F.silu(pre)
+        ctx.save_for_backward(full, taps, bias)
+        ctx.T = T
+        return F.silu(_pre_activation(full, taps, bias, T))
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy: Tensor):
-        full, taps, pre = ctx.saved_tensors
-        T = pre.shape[1]
-        g = torch.ops.aten.silu_backward(dy, pre)
+        full, taps, bias = ctx.saved_tensors
+        T = ctx.T
+        # pre is recomputed (c multiply-adds) rather than saved: [B, T, C] less to keep
+        g = torch.ops.aten.silu_backward(dy, _pre_activation(full, taps, bias, T))
         d_full = torch.zeros_like(full)
         for i in range(taps.shape[0]):
             d_full[:, i:i + T].addcmul_(g, taps[i])
