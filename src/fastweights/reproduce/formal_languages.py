@@ -41,18 +41,10 @@ SIZES = {"quick": 32, "cpu": 500, "paper": 1000}  # test, longer test and valida
 FAIL, PASS, MARGIN = 0.5, 0.9, 0.2
 SEEDS = (0, 1, 2)
 LRS = (1e-3, 3e-3, 1e-2)
-# CPU time: every model gets the grid but the linear transformer and DeltaNet on parity,
-# whose 2,000-step runs are the slowest (5-9 min each here); they train at the rate the
-# earlier runs chose for every model (3e-3)
-ONE_LR = {("parity", "linear-transformer"), ("parity", "deltanet")}
-
-
-def cpu_lrs(language: str, model: str) -> tuple[float, ...]:
-    return (3e-3,) if (language, model) in ONE_LR else LRS
 VARIANTS = "srwm: init=formal (W_q rows std 0.01/√d, β rows mean −1, fwp-formal-lang)"
 
 
-def budget(scale: str, language: str, model: str) -> Budget:
+def budget(scale: str, language: str) -> Budget:
     if scale == "quick":
         return Budget(steps=2, batch_size=32, eval_every=2, lrs=(1e-3,), seeds=(0,),
                       warmup=1, target=1.0, val_size=32)
@@ -60,15 +52,15 @@ def budget(scale: str, language: str, model: str) -> Budget:
         return Budget(steps=20_000, batch_size=64, eval_every=1000, lrs=(3e-4, 1e-3, 3e-3),
                       seeds=(0, 1, 2), target=1.0, val_size=1000)
     if language == "parity":
-        return Budget(steps=2000, batch_size=64, eval_every=250, lrs=cpu_lrs(language, model),
+        return Budget(steps=2000, batch_size=64, eval_every=250, lrs=LRS,
                       seeds=SEEDS, target=1.0, extend=1)
-    return Budget(steps=400, batch_size=32, eval_every=100, lrs=cpu_lrs(language, model),
+    return Budget(steps=400, batch_size=32, eval_every=100, lrs=LRS,
                   seeds=SEEDS, target=1.0, extend=1)
 
 
 def run(ctx: Context) -> Report:
     (train_len, test_len), size = LENGTHS[ctx.scale], SIZES[ctx.scale]
-    cells = [Cell(f"{lang}/{m}", m, "formal-lang", budget(ctx.scale, lang, m), dict(c),
+    cells = [Cell(f"{lang}/{m}", m, "formal-lang", budget(ctx.scale, lang), dict(c),
                   {"language": lang, "min_len": train_len[0], "max_len": train_len[1],
                    "test_min_len": test_len[0], "test_max_len": test_len[1],
                    "test_size": size, "test_long_size": size})
@@ -104,11 +96,8 @@ def run(ctx: Context) -> Report:
                        ctx.workdir / "formal_languages_train_length.png",
                        ylabel=f"sequence accuracy, lengths {train_len[0]}–{train_len[1]}",
                        title="formal languages: training lengths (chosen lr, median over seeds)")
-    budgets = "; ".join(f"{lang}: {budget(ctx.scale, lang, 'srwm').describe()}"
+    budgets = "; ".join(f"{lang}: {budget(ctx.scale, lang).describe()}"
                         for lang in LANGUAGES)
-    if ctx.scale == "cpu":
-        budgets += " (" + ", ".join(f"{m} on {lang} at lr 3e-3 only"
-                                    for lang, m in sorted(ONE_LR)) + ", for CPU time)"
     settings = paper_vs_here([
         ("lengths", "train ≤ 50, test 51–100", f"train {train_len[0]}–{train_len[1]}, "
          f"test {test_len[0]}–{test_len[1]}"),
