@@ -1,6 +1,7 @@
 """Shared pieces of the RL reproductions: run a grid of RL configs in worker processes
-(finished runs reused, killed ones resumed), the return curve with its spread over seeds,
-and the synaptic energy of a trained agent along its own evaluation episode."""
+(finished runs reused, killed ones resumed), the STPN criterion judged on medians over seeds
+with the seeds that agree, the return curves (median, min–max band), and the synaptic
+energy of a trained agent along its own evaluation episode."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ import torch
 
 from fastweights import envs
 from fastweights.analysis.memory_plots import markdown_table, synaptic_energy
-from fastweights.analysis.plots import label_axes, save_figure
+from fastweights.reproduce.criterion import Check, Verdict
+from fastweights.reproduce.criterion import judge as judge_checks
+from fastweights.reproduce.plots import plot_curves
+from fastweights.reproduce.stats import Spread
 from fastweights.train.checkpoint import load_checkpoint
 from fastweights.train.rl import EVAL_SEED, RLConfig, build_agent, reset_state, train_rl
 
@@ -100,82 +104,69 @@ def random_return(cfg: RLConfig) -> float:
     return float(total.mean())
 
 
-def plot_curves(curves: dict[str, list[list[dict]]], path: Path, title: str,
-                chance: float | None = None, ylabel: str = "return per episode") -> Path:
-    """Mean evaluation return over seeds against agent-steps, shaded ± one standard
-    deviation over seeds; one line per model; a dashed line at the random policy's return."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for label, seeds in curves.items():
-        n = min(len(h) for h in seeds)
-        x = np.array([r["agent_steps"] for r in seeds[0][:n]])
-        y = np.array([[r["test/return"] for r in h[:n]] for h in seeds])
-        mean, std = y.mean(0), y.std(0)
-        (line,) = ax.plot(x, mean, label=f"{label} ({len(seeds)} seeds)")
-        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-    if chance is not None:
-        ax.axhline(chance, color="grey", ls="--", lw=1, label="random policy")
-    label_axes(ax, "agent-steps", ylabel, title)
-    return save_figure(fig, path)
-
-
 def criterion_and_results(margin: float, chance: float, table: str, figure: str,
-                          summary: str) -> str:
-    """The end of both RL reports: the criterion that ``judge`` applies, its table, the
-    return curves (``figure``, a file name) and the one-line summary."""
-    return ("**Criterion (stated before the run):** with the mean over seeds of each model's "
-            "final\nevaluation return (mean of its last 3 evaluations), (a) STPN's is the "
-            "highest and above\nthe random policy's "
+                          checks: str) -> str:
+    """The end of both RL reports: the criterion that ``judge`` applies, each check's
+    outcome (``checks``: ``Verdict.lines()``), the table and the return curves (``figure``,
+    a file name)."""
+    return ("**Criterion (stated before the run):** with the median over seeds of each "
+            "model's final\nevaluation return (mean of its last 3 evaluations), (a) STPN's is "
+            "the highest and above\nthe random policy's "
             f"({chance:.2f} on the same evaluation episodes), (b) STPN has the lowest\n"
-            f"energy per step among the models with at least {margin:.0%} of its return.\n"
-            "Both: reproduced; one: partly; neither: not reproduced.\n\n## Results\n\n"
-            f"{table}\n\n![return curves]({figure})\n\n## What was seen\n\n{summary}")
+            f"median energy per step among the models with at least {margin:.0%} of its "
+            "return.\nBoth: reproduced; one: partly; neither: not reproduced. Each check is "
+            "also judged\non every seed alone (models paired by seed), to say how many seeds "
+            f"agree.\n\n## Results\n\n{checks}\n\n{table}\n\n![return curves]({figure})\n\n"
+            "Median over seeds with the min–max band; the dotted line is the random policy's "
+            "return.")
 
 
 def judge(results: dict[str, list[dict]], energy: dict[str, list[float]],
-          widths: dict[str, int], margin: float, chance: float) -> tuple[str, str, str]:
-    """The STPN criterion of both RL reproductions: (a) the STPN's mean final return over
-    seeds is the highest and above the random policy's (``chance``), (b) its energy per
-    step is the lowest among the models with at least ``margin`` × its return. Returns
-    (verdict, one-line summary, Markdown table)."""
+          widths: dict[str, int], margin: float, chance: float,
+          seeds: list[int]) -> tuple[Verdict, str, str]:
+    """The STPN criterion of both RL reproductions, on medians over seeds
+    (``criterion.judge``): (a) the STPN's final return is the highest and above the random
+    policy's (``chance``), (b) its energy per step is the lowest among the models with at
+    least ``margin`` × its return. Returns (verdict, one-line summary, Markdown table)."""
     final = {m: [final_return(r["history"]) for r in rs] for m, rs in results.items()}
-    ret = {m: float(np.mean(v)) for m, v in final.items()}
-    e = {m: float(np.mean(v)) for m, v in energy.items()}
-    best = max(ret, key=ret.get)
-    # "at least margin × STPN's return", measured from below whatever the sign
-    floor = ret["stpn"] - (1 - margin) * abs(ret["stpn"])
-    rivals = [m for m in ret if m != "stpn" and ret[m] >= floor]
-    wins_return = best == "stpn" and ret["stpn"] > chance
-    wins_energy = all(e["stpn"] <= e[m] for m in rivals)
-    verdict = ("reproduced" if wins_return and wins_energy else
-               "partly reproduced" if wins_return or wins_energy else "not reproduced")
-    within = f"within {1 - margin:.0%} of it"
-    summary = (("STPN has the highest final return, above chance" if wins_return else
-                f"STPN's final return is not the highest ({best}'s is)" if best != "stpn"
-                else "STPN's final return is the highest but not above chance") + " and " +
-               (f"the lowest energy among the models {within}" if wins_energy else
-                f"not the lowest energy among the models {within}") +
-               f" (final return STPN {ret['stpn']:.2f}, best {best} {ret[best]:.2f}, random "
-               f"policy {chance:.2f}; energy "
-               f"per step STPN {e['stpn']:.1f}" + "".join(f", {m} {e[m]:.1f}" for m in rivals)
-               + ").")
-    # the criterion ranks means; say when the seeds do not separate the top two
-    others = [m for m in ret if m != best]
-    if others:
-        second = max(others, key=ret.get)
-        lead, spread = ret[best] - ret[second], max(np.std(final[best]), np.std(final[second]))
-        if lead < spread:
-            summary += (f" The lead of {best} over {second} ({lead:.2f}) is smaller than the "
-                        f"standard deviation over seeds ({spread:.2f}): at this budget the "
-                        f"ranking is not resolved.")
+    m = {k: {"return": dict(zip(seeds, final[k], strict=True)),
+             "energy": dict(zip(seeds, energy[k], strict=True))} for k in results}
+    others = [k for k in results if k != "stpn"]
+
+    def rivals(v) -> list[str]:
+        # "at least margin × STPN's return", measured from below whatever the sign
+        floor = v("stpn", "return") - (1 - margin) * abs(v("stpn", "return"))
+        return [k for k in others if v(k, "return") >= floor]
+
+    checks = [
+        Check("STPN's final return is the highest of the models and above the random "
+              f"policy's ({chance:.2f})",
+              lambda v: all(v("stpn", "return") >= v(k, "return") for k in others)
+              and v("stpn", "return") > chance,
+              lambda v: ", ".join(f"{k} {v(k, 'return'):.2f}"
+                                  for k in sorted(results, key=lambda k: -v(k, "return")))),
+        Check(f"STPN's energy per step is the lowest among the models within "
+              f"{1 - margin:.0%} of its return",
+              lambda v: all(v("stpn", "energy") <= v(k, "energy") for k in rivals(v)),
+              lambda v: f"STPN {v('stpn', 'energy'):.1f}" + "".join(
+                  f", {k} {v(k, 'energy'):.1f}" for k in rivals(v))
+              + ("" if rivals(v) else "; no model within")),
+    ]
+    verdict = judge_checks(checks, m)
+    ret = {k: Spread.of(final[k]) for k in results}
+    e = {k: Spread.of(energy[k]) for k in results}
+    order = sorted(results, key=lambda k: -ret[k].median)
+    summary = ("Final return, median [min–max] over seeds: " + ", ".join(
+        f"{k} {ret[k]:.2f}" for k in order) + f" (random policy {chance:.2f}); energy per step "
+        + ", ".join(f"{k} {e[k]:.1f}" for k in order) + f"; {verdict.agreement()}.")
     table = markdown_table(
-        ["model", "width", "params", "final return (mean ± sd)", "per seed",
-         "energy per step", "energy / STPN's", "time per run (s)"],
-        [[m, widths[m], results[m][0]["params"], f"{ret[m]:.2f} ± {np.std(final[m]):.2f}",
-          ", ".join(f"{v:.1f}" for v in final[m]), f"{e[m]:.1f}", f"{e[m] / e['stpn']:.2f}",
-          f"{np.mean([r['time'] for r in results[m]]):.0f}"]
-         for m in sorted(ret, key=lambda m: -ret[m])])
+        ["model", "width", "params", "final return, median [min–max]", "per seed",
+         "energy per step", "energy / STPN's (medians)", "time per run (s)"],
+        [[k, widths[k], results[k][0]["params"], f"{ret[k]:.2f}",
+          ", ".join(f"{v:.1f}" for v in final[k]), f"{e[k]:.1f}",
+          f"{e[k].median / e['stpn'].median:.2f}",
+          f"{np.mean([r['time'] for r in results[k]]):.0f}"]
+         for k in order])
     return verdict, summary, table
 
 
@@ -190,8 +181,9 @@ def run_and_judge(runs: dict[str, RLConfig], models: list[str], seeds: list[int]
     energy = {m: [agent_energy(workdir / "runs" / f"{m}-s{s}") for s in seeds]
               for m in models}
     chance = random_return(next(iter(runs.values())))
-    verdict, summary, table = judge(by_model, energy, widths, margin, chance)
+    verdict, summary, table = judge(by_model, energy, widths, margin, chance, seeds)
     fig = plot_curves({f"{m} ({by_model[m][0]['params']:,} params)":
-                       [r["history"] for r in by_model[m]] for m in models},
-                      workdir / png, chance=chance, title=title)
+                       [r["history"] for r in by_model[m]] for m in models}, "test/return",
+                      workdir / png, "return per episode", title, threshold=chance,
+                      x="agent_steps")
     return by_model, chance, verdict, summary, table, fig

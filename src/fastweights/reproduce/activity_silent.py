@@ -50,7 +50,7 @@ from fastweights.analysis.memory_plots import markdown_table
 from fastweights.analysis.neuro_plots import plot_bars_with_points, plot_decoding_over_time
 from fastweights.models.stsp import split_networks
 from fastweights.reproduce.budget import Context
-from fastweights.reproduce.report import Report, Reproduction, paper_vs_here
+from fastweights.reproduce.report import CountedReport, Report, Reproduction, paper_vs_here
 
 TASKS = {"DMS": "masse-dms", "DMRS90": "masse-dmrs"}
 SEED = 0
@@ -203,20 +203,6 @@ def verdict(results: list[dict], end: tuple[int, int]) -> tuple[str, dict]:
                "trained": {c: len(rs) for c, rs in by.items()}}
 
 
-class PopulationReport(Report):
-    """A report whose runs are networks trained here, not grid runs."""
-
-    def __init__(self, *args, networks: int, seconds: float, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.networks, self.seconds = networks, seconds
-
-    def train_seconds(self) -> float:
-        return self.seconds
-
-    def n_runs(self) -> int:
-        return self.networks
-
-
 def run(ctx: Context) -> Report:
     budget = BUDGETS[ctx.scale]
     dt, workdir = budget["dt"], ctx.workdir
@@ -307,7 +293,7 @@ def run(ctx: Context) -> Report:
         f"{timing}.",
         "## Figures\n\n" + "\n\n".join(f"![{f.stem}]({f.name})" for f in figures),
     ])
-    return PopulationReport(v, summary, body, figures, networks=len(results),
+    return CountedReport(v, summary, body, figures, runs=len(results),
                             seconds=sum(rs[0]["train_seconds"] for rs in per_task))
 
 

@@ -68,19 +68,21 @@ def plot_lines(series: dict[str, Sequence[tuple[float, Spread]]], path: Path, xl
 
 
 def plot_curves(series: dict[str, Sequence[list[dict]]], metric: str, path: Path,
-                ylabel: str, title: str = "", threshold: float | None = None) -> Path:
+                ylabel: str, title: str = "", threshold: float | None = None,
+                x: str = "step") -> Path:
     """Learning curves: per series (a list of per-seed histories) the median of ``metric``
-    at each evaluated step with a min–max band. A run stopped early holds its last value."""
+    at each evaluated ``x`` (training step, or agent-steps in RL) with a min–max band. A run
+    stopped early holds its last value."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     for label, histories in series.items():
-        steps = sorted({h["step"] for hist in histories for h in hist})
-        grid = np.array([[next((h[metric] for h in reversed(hist) if h["step"] <= s),
+        steps = sorted({h[x] for hist in histories for h in hist})
+        grid = np.array([[next((h[metric] for h in reversed(hist) if h[x] <= s),
                                 hist[0][metric]) for s in steps] for hist in histories])
         line, = ax.plot(steps, np.median(grid, axis=0), label=f"{label} (n={len(histories)})")
         ax.fill_between(steps, grid.min(axis=0), grid.max(axis=0), alpha=0.2,
                         color=line.get_color())
     if threshold is not None:
         ax.axhline(threshold, color="grey", ls=":", lw=1)
-    return _finish(fig, ax, path, title, "step", ylabel)
+    return _finish(fig, ax, path, title, x.replace("_", "-"), ylabel)

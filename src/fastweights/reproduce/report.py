@@ -46,6 +46,21 @@ class Report:
         return sum(len(c.runs) for c in self.results.values())
 
 
+class CountedReport(Report):
+    """A report whose runs its own runner trains (networks, RL agents), not grid runs: it
+    states how many there were and their training time summed over runs."""
+
+    def __init__(self, *args, runs: int, seconds: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.runs, self.seconds = runs, seconds
+
+    def train_seconds(self) -> float:
+        return self.seconds
+
+    def n_runs(self) -> int:
+        return self.runs
+
+
 @dataclass(frozen=True)
 class Reproduction:
     name: str

@@ -9,7 +9,7 @@ action (a Gaussian policy with a learned log σ), reward 1 per upright step, epi
 3e-4 (the paper's), STPN plastic weights clamped at 0.1 (the paper's); widths fitted to
 about 5k parameters.
 
-Criterion, stated before the run: with the mean over seeds of each model's final evaluation
+Criterion, stated before the run: with the median over seeds of each model's final evaluation
 return (mean of its last three evaluations), (a) the STPN's is the highest and above the
 uniformly random policy's on the same evaluation episodes, and (b) its synaptic energy per
 step is the lowest among the models with at least 90% of its return. Both → reproduced; one
@@ -23,7 +23,7 @@ import importlib.util
 from fastweights.models.sizing import fit_width
 from fastweights.reproduce._rl import criterion_and_results, run_and_judge
 from fastweights.reproduce.budget import Context
-from fastweights.reproduce.report import Report, Reproduction
+from fastweights.reproduce.report import CountedReport, Report, Reproduction
 from fastweights.train.rl import RLConfig
 
 MODELS = ["stpn", "lstm", "rnn"]
@@ -95,9 +95,10 @@ A CPU budget: {len(runs)} runs, {workers} at a time; the paper trains orders of 
 longer, so this is the start of learning. Energy as in `stpn-maze`: E_t = Σ_ij |G_ij| z_j²
 per step along each trained agent's evaluation episodes.
 
-{criterion_and_results(MARGIN, chance, table, fig.name, summary)}
+{criterion_and_results(MARGIN, chance, table, fig.name, verdict.lines())}
 """
-    return Report(verdict, summary, body, [fig])
+    return CountedReport(verdict.verdict, summary, body, [fig], runs=len(runs),
+                         seconds=sum(r["time"] for rs in by_model.values() for r in rs))
 
 
 REPRODUCTION = Reproduction(
@@ -106,4 +107,8 @@ REPRODUCTION = Reproduction(
     claim="on MuJoCo's inverted pendulum (PPO), the STPN agent matches or beats the LSTM "
           "with less energy; here with the velocities hidden, so memory is needed",
     run=run,
+    history=("Commit 28e6479: the criterion on the mean over seeds: reproduced, with the "
+             "STPN's lead over the RNN (0.04) below the standard deviation over seeds (0.69). "
+             "Now the criterion is judged on the medians and on every seed alone (the "
+             "statistics of the other reports), at the paper's learning rate 3e-4.",),
 )
