@@ -18,10 +18,19 @@ from fastweights import envs
 from fastweights.analysis.memory_plots import markdown_table, synaptic_energy
 from fastweights.reproduce.criterion import Check, Verdict
 from fastweights.reproduce.criterion import judge as judge_checks
+from fastweights.reproduce.grid import choose_lr
 from fastweights.reproduce.plots import plot_curves
 from fastweights.reproduce.stats import Spread
 from fastweights.train.checkpoint import load_checkpoint
-from fastweights.train.rl import EVAL_SEED, RLConfig, build_agent, reset_state, train_rl
+from fastweights.train.rl import (
+    EVAL_SEED,
+    VAL_SEED,
+    RLConfig,
+    build_agent,
+    evaluate_agent,
+    reset_state,
+    train_rl,
+)
 
 
 def _one(cfg: RLConfig, run_dir: Path) -> dict:
@@ -61,15 +70,20 @@ def final_return(history: list[dict], last: int = 3) -> float:
     return float(np.mean([r["test/return"] for r in history[-last:]]))
 
 
+def _trained_agent(run_dir: Path, envs_: int, seed: int):
+    """(config, environments, the trained agent in eval mode) of a finished run."""
+    cfg = RLConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    env = envs.make(cfg.env, envs_, seed, **cfg.env_config)
+    agent = build_agent(cfg, env)
+    agent.load_state_dict(load_checkpoint(run_dir)["model"])
+    return cfg, env, agent.eval()
+
+
 @torch.no_grad()
 def agent_energy(run_dir: Path, episodes: int = 8) -> float:
     """Mean synaptic energy per step (``analysis.memory_plots.synaptic_energy``) of the
     agent of a finished run along its own evaluation episodes (the observations it met)."""
-    cfg = RLConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    env = envs.make(cfg.env, episodes, EVAL_SEED, **cfg.env_config)
-    agent = build_agent(cfg, env)
-    agent.load_state_dict(load_checkpoint(run_dir)["model"])
-    agent.eval()
+    _, env, agent = _trained_agent(run_dir, episodes, EVAL_SEED)
     gen = torch.Generator().manual_seed(EVAL_SEED)
     obs, state, seen = torch.from_numpy(env.reset()), None, []
     length = getattr(env, "max_steps", 200)
@@ -83,6 +97,14 @@ def agent_energy(run_dir: Path, episodes: int = 8) -> float:
             break
     env.close()
     return synaptic_energy(agent.core, torch.stack(seen, 1))
+
+
+def validation_return(run_dir: Path) -> float:
+    """Mean return of a finished run's agent on the validation episodes (``VAL_SEED``, not
+    the test episodes its evaluations use): the score that chooses the learning rate."""
+    cfg, env, agent = _trained_agent(run_dir, 1, VAL_SEED)
+    env.close()
+    return evaluate_agent(cfg, agent, VAL_SEED)["return"]
 
 
 def random_return(cfg: RLConfig) -> float:
@@ -104,30 +126,36 @@ def random_return(cfg: RLConfig) -> float:
     return float(total.mean())
 
 
-def criterion_and_results(margin: float, chance: float, table: str, figure: str,
-                          checks: str) -> str:
-    """The end of both RL reports: the criterion that ``judge`` applies, each check's
-    outcome (``checks``: ``Verdict.lines()``), the table and the return curves (``figure``,
-    a file name)."""
+def criterion_and_results(margin: float, out: dict) -> str:
+    """The end of both RL reports, from ``run_and_judge``'s result: the criterion that
+    ``judge`` applies, each check's outcome, the learning-rate grid, the table at the chosen
+    rates and the return curves."""
+    edges = (f" Best at an edge of the grid (not extended, for CPU time): "
+             f"{', '.join(out['edges'])}." if out["edges"] else "")
     return ("**Criterion (stated before the run):** with the median over seeds of each "
             "model's final\nevaluation return (mean of its last 3 evaluations), (a) STPN's is "
             "the highest and above\nthe random policy's "
-            f"({chance:.2f} on the same evaluation episodes), (b) STPN has the lowest\n"
+            f"({out['chance']:.2f} on the same evaluation episodes), (b) STPN has the lowest\n"
             f"median energy per step among the models with at least {margin:.0%} of its "
             "return.\nBoth: reproduced; one: partly; neither: not reproduced. Each check is "
             "also judged\non every seed alone (models paired by seed), to say how many seeds "
-            f"agree.\n\n## Results\n\n{checks}\n\n{table}\n\n![return curves]({figure})\n\n"
-            "Median over seeds with the min–max band; the dotted line is the random policy's "
-            "return.")
+            "agree.\n\n## Results\n\n"
+            f"{out['verdict'].lines()}\n\n{out['table']}\n\n![return curves]"
+            f"({out['fig'].name})\n\nMedian over seeds with the min–max band; the dotted line "
+            "is the random policy's return.\n\n### Learning rates\n\nEach model's rate is "
+            "chosen by the median over seeds of its final agent's return on validation "
+            "episodes (another environment seed than the test episodes that every evaluation "
+            f"and the table above use).{edges}\n\n{out['lr_table']}")
 
 
 def judge(results: dict[str, list[dict]], energy: dict[str, list[float]],
           widths: dict[str, int], margin: float, chance: float,
-          seeds: list[int]) -> tuple[Verdict, str, str]:
+          seeds: list[int]) -> tuple[Verdict, str, str, str]:
     """The STPN criterion of both RL reproductions, on medians over seeds
     (``criterion.judge``): (a) the STPN's final return is the highest and above the random
     policy's (``chance``), (b) its energy per step is the lowest among the models with at
-    least ``margin`` × its return. Returns (verdict, one-line summary, Markdown table)."""
+    least ``margin`` × its return. Returns (verdict, one-line summary, Markdown table, a
+    discussion when the seeds do not separate the first two models)."""
     final = {m: [final_return(r["history"]) for r in rs] for m, rs in results.items()}
     m = {k: {"return": dict(zip(seeds, final[k], strict=True)),
              "energy": dict(zip(seeds, energy[k], strict=True))} for k in results}
@@ -167,23 +195,62 @@ def judge(results: dict[str, list[dict]], energy: dict[str, list[float]],
           f"{e[k].median / e['stpn'].median:.2f}",
           f"{np.mean([r['time'] for r in results[k]]):.0f}"]
          for k in order])
-    return verdict, summary, table
+    first, second = order[:2]
+    discussion = ""
+    if ret[second].hi >= ret[first].lo:  # the seeds' ranges overlap: say so
+        discussion = (f"The median lead of {first} over {second} is "
+                      f"{ret[first].median - ret[second].median:.2f}, and their seeds' ranges "
+                      f"overlap ({first} {ret[first]:.2f}, {second} {ret[second]:.2f}): at "
+                      f"this budget the ranking of the two is not resolved.")
+    return verdict, summary, table, discussion
+
+
+def run_name(model: str, lr: float, seed: int) -> str:
+    """The folder of one RL run of a reproduction's grid."""
+    return f"{model}-lr{lr:g}-s{seed}"
+
+
+def lr_table(val: dict[str, dict[float, list[float]]], test: dict[str, dict[float, list[float]]],
+             chosen: dict[str, float]) -> str:
+    """Every model × learning rate: validation return (median over seeds; ★ = chosen) and
+    the final test return, median [min–max]."""
+    return markdown_table(
+        ["model", "lr", "seeds", "validation return (median)", "final return"],
+        [[m, f"{lr:g}" + (" ★" if lr == chosen[m] else ""), len(val[m][lr]),
+          f"{Spread.of(val[m][lr]).median:.2f}", f"{Spread.of(test[m][lr]):.2f}"]
+         for m in val for lr in sorted(val[m])])
 
 
 def run_and_judge(runs: dict[str, RLConfig], models: list[str], seeds: list[int],
-                  widths: dict[str, int], margin: float, workdir: Path, workers: int,
-                  report_only: bool, png: str, title: str):
-    """Train (or load) every run, then judge and plot: the shared body of the RL reports.
-
-    Returns ``(by_model, chance, verdict, summary, table, fig)``."""
+                  lrs: list[float], widths: dict[str, int], margin: float, workdir: Path,
+                  workers: int, report_only: bool, png: str, title: str) -> dict:
+    """Train (or load) every run (``run_name`` keys), choose each model's learning rate by
+    the median over seeds of its validation return, then judge and plot the runs at the
+    chosen rates: the shared body of the RL reports. Returns a dict with ``by_model``,
+    ``chance``, ``verdict``, ``summary``, ``table`` (at the chosen rates), ``lr_table``,
+    ``edges`` (models whose best rate is at an edge of the grid), ``fig``, ``discussion``
+    and ``seconds`` (training time summed over every run)."""
     results = run_all(runs, workdir / "runs", workers, report_only)
-    by_model = {m: [results[f"{m}-s{s}"] for s in seeds] for m in models}
-    energy = {m: [agent_energy(workdir / "runs" / f"{m}-s{s}") for s in seeds]
+    val = {m: {lr: [validation_return(workdir / "runs" / run_name(m, lr, s)) for s in seeds]
+               for lr in lrs} for m in models}
+    test = {m: {lr: [final_return(results[run_name(m, lr, s)]["history"]) for s in seeds]
+                for lr in lrs} for m in models}
+    chosen, edges = {}, []
+    for m in models:
+        chosen[m], beyond = choose_lr({lr: Spread.of(v).median for lr, v in val[m].items()})
+        if beyond is not None:
+            edges.append(m)
+    by_model = {m: [results[run_name(m, chosen[m], s)] for s in seeds] for m in models}
+    energy = {m: [agent_energy(workdir / "runs" / run_name(m, chosen[m], s)) for s in seeds]
               for m in models}
     chance = random_return(next(iter(runs.values())))
-    verdict, summary, table = judge(by_model, energy, widths, margin, chance, seeds)
-    fig = plot_curves({f"{m} ({by_model[m][0]['params']:,} params)":
+    verdict, summary, table, discussion = judge(by_model, energy, widths, margin, chance, seeds)
+    fig = plot_curves({f"{m} lr {chosen[m]:g} ({by_model[m][0]['params']:,} params)":
                        [r["history"] for r in by_model[m]] for m in models}, "test/return",
                       workdir / png, "return per episode", title, threshold=chance,
                       x="agent_steps")
-    return by_model, chance, verdict, summary, table, fig
+    seconds = sum(r["time"] for r in results.values())
+    return {"by_model": by_model, "chance": chance, "verdict": verdict, "summary": summary,
+            "seconds": seconds,
+            "table": table, "lr_table": lr_table(val, test, chosen), "edges": edges,
+            "fig": fig, "discussion": discussion}

@@ -60,7 +60,8 @@ from fastweights.train.errors import TrainingDiverged
 
 ALGOS = ("a2c", "ppo")
 REGULARISERS = ("entropy", "sumsq")
-EVAL_SEED = 1_000_003
+EVAL_SEED = 1_000_003  # the test episodes of every evaluation
+VAL_SEED = 2_000_003  # validation episodes, for choosing settings (never the test ones)
 
 
 @dataclass
@@ -192,6 +193,42 @@ def gae(rewards: Tensor, values: Tensor, dones: Tensor, last_value: Tensor, gamm
     return adv, adv + values
 
 
+@torch.no_grad()
+def evaluate_agent(cfg: RLConfig, agent: nn.Module, seed: int) -> dict:
+    """One episode in each of ``cfg.eval_envs`` fresh environments seeded by ``seed``
+    (``EVAL_SEED``: the test episodes every evaluation uses; ``VAL_SEED``: validation
+    episodes for choosing settings): mean return and length, and the mean energy per step
+    where the model defines it."""
+    env = envs.make(cfg.env, cfg.eval_envs, seed, **cfg.env_config)
+    gen = torch.Generator().manual_seed(seed)
+    obs, state = torch.from_numpy(env.reset()), None
+    running = torch.ones(cfg.eval_envs, dtype=torch.bool)
+    returns = torch.zeros(cfg.eval_envs, dtype=torch.float64)
+    lengths = torch.zeros(cfg.eval_envs, dtype=torch.long)
+    energy, energy_steps = 0.0, 0
+    was_training = agent.training
+    agent.eval()
+    while running.any():
+        out, _, state, inter = agent(obs, state, intermediates=True)
+        e = getattr(inter, "energy", None)
+        if e is not None:
+            energy += float(e.reshape(len(obs), -1)[running].sum())
+            energy_steps += int(running.sum())
+        action = agent.sample(out, gen)
+        o, reward, done, _ = env.step(action.numpy())
+        obs = torch.from_numpy(o)
+        returns += running * torch.from_numpy(reward).double()
+        lengths += running.long()
+        running &= ~torch.from_numpy(done)
+    env.close()
+    agent.train(was_training)
+    row = {"return": float(returns.mean()), "return_std": float(returns.std()),
+           "length": float(lengths.float().mean())}
+    if energy_steps:
+        row["energy"] = energy / energy_steps
+    return row
+
+
 class RLStep:
     """One RL experiment as a trainer of the run shell (``fastweights.train``):
     ``train_step(step)`` runs one update (rollout + loss + optimiser step) and returns its
@@ -317,39 +354,10 @@ class RLStep:
                                                 .float().mean()))
         return {k: float(np.mean(v)) for k, v in stats.items()}
 
-    @torch.no_grad()
     def evaluate(self) -> dict:
-        """One episode in each of ``eval_envs`` fresh environments (a fixed seed): mean
-        return and length, and the mean energy per step where the model defines it."""
-        cfg, agent = self.cfg, self.agent
-        env = envs.make(cfg.env, cfg.eval_envs, EVAL_SEED, **cfg.env_config)
-        gen = torch.Generator().manual_seed(EVAL_SEED)
-        obs, state = torch.from_numpy(env.reset()), None
-        running = torch.ones(cfg.eval_envs, dtype=torch.bool)
-        returns = torch.zeros(cfg.eval_envs, dtype=torch.float64)
-        lengths = torch.zeros(cfg.eval_envs, dtype=torch.long)
-        energy, energy_steps = 0.0, 0
-        was_training = agent.training
-        agent.eval()
-        while running.any():
-            out, _, state, inter = agent(obs, state, intermediates=True)
-            e = getattr(inter, "energy", None)
-            if e is not None:
-                energy += float(e.reshape(len(obs), -1)[running].sum())
-                energy_steps += int(running.sum())
-            action = agent.sample(out, gen)
-            o, reward, done, _ = env.step(action.numpy())
-            obs = torch.from_numpy(o)
-            returns += running * torch.from_numpy(reward).double()
-            lengths += running.long()
-            running &= ~torch.from_numpy(done)
-        env.close()
-        agent.train(was_training)
-        row = {"test/return": float(returns.mean()), "test/return_std": float(returns.std()),
-               "test/length": float(lengths.float().mean())}
-        if energy_steps:
-            row["test/energy"] = energy / energy_steps
-        return row
+        """``evaluate_agent`` on the test episodes (``EVAL_SEED``), as ``test/…`` entries."""
+        return {f"test/{k}": v for k, v in evaluate_agent(self.cfg, self.agent,
+                                                         EVAL_SEED).items()}
 
     def state_dict(self) -> dict:
         """Tensors, numbers, strings and plain containers only (loadable weights-only)."""
