@@ -5,6 +5,7 @@ energy of a trained agent along its own evaluation episode."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import time
@@ -130,7 +131,7 @@ def criterion_and_results(margin: float, out: dict) -> str:
     """The end of both RL reports, from ``run_and_judge``'s result: the criterion that
     ``judge`` applies, each check's outcome, the learning-rate grid, the table at the chosen
     rates and the return curves."""
-    edges = (f" Best at an edge of the grid (not extended, for CPU time): "
+    edges = (f" Still best at an edge of the grid after its extension: "
              f"{', '.join(out['edges'])}." if out["edges"] else "")
     return ("**Criterion (stated before the run):** with the median over seeds of each "
             "model's final\nevaluation return (mean of its last 3 evaluations), (a) STPN's is "
@@ -145,7 +146,8 @@ def criterion_and_results(margin: float, out: dict) -> str:
             "is the random policy's return.\n\n### Learning rates\n\nEach model's rate is "
             "chosen by the median over seeds of its final agent's return on validation "
             "episodes (another environment seed than the test episodes that every evaluation "
-            f"and the table above use).{edges}\n\n{out['lr_table']}")
+            "and the table above use); a model best at an edge of the grid gets the next rate "
+            f"beyond it.{edges}\n\n{out['lr_table']}")
 
 
 def judge(results: dict[str, list[dict]], energy: dict[str, list[float]],
@@ -223,23 +225,39 @@ def lr_table(val: dict[str, dict[float, list[float]]], test: dict[str, dict[floa
 
 def run_and_judge(runs: dict[str, RLConfig], models: list[str], seeds: list[int],
                   lrs: list[float], widths: dict[str, int], margin: float, workdir: Path,
-                  workers: int, report_only: bool, png: str, title: str) -> dict:
+                  workers: int, report_only: bool, png: str, title: str,
+                  extend: int = 0) -> dict:
     """Train (or load) every run (``run_name`` keys), choose each model's learning rate by
     the median over seeds of its validation return, then judge and plot the runs at the
-    chosen rates: the shared body of the RL reports. Returns a dict with ``by_model``,
-    ``chance``, ``verdict``, ``summary``, ``table`` (at the chosen rates), ``lr_table``,
-    ``edges`` (models whose best rate is at an edge of the grid), ``fig``, ``discussion``
-    and ``seconds`` (training time summed over every run)."""
-    results = run_all(runs, workdir / "runs", workers, report_only)
-    val = {m: {lr: [validation_return(workdir / "runs" / run_name(m, lr, s)) for s in seeds]
-               for lr in lrs} for m in models}
+    chosen rates: the shared body of the RL reports. A model whose best rate is at an edge
+    of its grid gets the next rate beyond it (``grid.choose_lr``), up to ``extend`` times.
+    Returns a dict with ``by_model``, ``chance``, ``verdict``, ``summary``, ``table`` (at the
+    chosen rates), ``lr_table``, ``edges`` (models still best at an edge), ``fig``,
+    ``discussion`` and ``seconds`` (training time summed over every run)."""
+    grids = {m: sorted(lrs) for m in models}
+    results: dict[str, dict] = {}
+    val: dict[str, dict[float, list[float]]] = {m: {} for m in models}
+    pending = dict(runs)
+    for round_ in range(extend + 1):
+        results |= run_all(pending, workdir / "runs", workers, report_only)
+        for m in models:
+            for lr in grids[m]:
+                val[m].setdefault(lr, [validation_return(workdir / "runs" / run_name(m, lr, s))
+                                       for s in seeds])
+        chosen, beyond = {}, {}
+        for m in models:
+            chosen[m], beyond[m] = choose_lr({lr: Spread.of(v).median
+                                              for lr, v in val[m].items()})
+        pending = {run_name(m, b, s): dataclasses.replace(runs[run_name(m, lrs[0], s)], lr=b)
+                   for m, b in beyond.items() if b is not None for s in seeds}
+        if round_ == extend or not pending:
+            break
+        for m, b in beyond.items():
+            if b is not None:
+                grids[m] = sorted([*grids[m], b])
+    edges = [m for m in models if beyond[m] is not None]
     test = {m: {lr: [final_return(results[run_name(m, lr, s)]["history"]) for s in seeds]
-                for lr in lrs} for m in models}
-    chosen, edges = {}, []
-    for m in models:
-        chosen[m], beyond = choose_lr({lr: Spread.of(v).median for lr, v in val[m].items()})
-        if beyond is not None:
-            edges.append(m)
+                for lr in grids[m]} for m in models}
     by_model = {m: [results[run_name(m, chosen[m], s)] for s in seeds] for m in models}
     energy = {m: [agent_energy(workdir / "runs" / run_name(m, chosen[m], s)) for s in seeds]
               for m in models}
@@ -249,8 +267,7 @@ def run_and_judge(runs: dict[str, RLConfig], models: list[str], seeds: list[int]
                        [r["history"] for r in by_model[m]] for m in models}, "test/return",
                       workdir / png, "return per episode", title, threshold=chance,
                       x="agent_steps")
-    seconds = sum(r["time"] for r in results.values())
     return {"by_model": by_model, "chance": chance, "verdict": verdict, "summary": summary,
-            "seconds": seconds,
-            "table": table, "lr_table": lr_table(val, test, chosen), "edges": edges,
-            "fig": fig, "discussion": discussion}
+            "seconds": sum(r["time"] for r in results.values()), "table": table,
+            "lr_table": lr_table(val, test, chosen), "edges": edges, "fig": fig,
+            "discussion": discussion}

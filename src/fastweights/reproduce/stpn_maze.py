@@ -49,7 +49,8 @@ def _budget(scale: str) -> dict:
         return {"steps": 32 * 200 * 2000, "num_envs": 32, "rollout": 200, "eval_every": 100,
                 "eval_envs": 32, "seeds": [0, 1, 2], "episode_length": 200, "lrs": [1e-4]}
     return {"steps": 32 * 20 * 150, "num_envs": 32, "rollout": 20, "eval_every": 30,
-            "eval_envs": 32, "seeds": [0, 1, 2], "episode_length": 200, "lrs": list(LRS)}
+            "eval_envs": 32, "seeds": [0, 1, 2], "episode_length": 200, "lrs": list(LRS),
+            "extend": 1}
 
 
 def configs(scale: str) -> tuple[dict[str, RLConfig], dict[str, int]]:
@@ -77,7 +78,8 @@ def run(ctx: Context) -> Report:
     out = run_and_judge(
         runs, MODELS, b["seeds"], b["lrs"], widths, MARGIN, workdir, workers, ctx.report_only,
         "stpn_maze_returns.png",
-        "grid maze 13×13, A2C: evaluation return (median, min–max over seeds)")
+        "grid maze 13×13, A2C: evaluation return (median, min–max over seeds)",
+        extend=b.get("extend", 0))
     episodes = b["steps"] // b["episode_length"]
     lrs = ", ".join(f"{x:g}" for x in b["lrs"])
     body = f"""## Setting: paper vs here

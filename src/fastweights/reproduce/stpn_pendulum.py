@@ -44,7 +44,7 @@ def _budget(scale: str) -> dict:
         return {"steps": 8 * 64 * 2000, "num_envs": 8, "rollout": 64, "eval_every": 100,
                 "eval_envs": 8, "seeds": [0, 1, 2], "lrs": [LR]}
     return {"steps": 8 * 64 * 60, "num_envs": 8, "rollout": 64, "eval_every": 10,
-            "eval_envs": 8, "seeds": [0, 1, 2], "lrs": list(LRS)}
+            "eval_envs": 8, "seeds": [0, 1, 2], "lrs": list(LRS), "extend": 1}
 
 
 def _env(scale: str) -> str:
@@ -78,7 +78,7 @@ def run(ctx: Context) -> Report:
     out = run_and_judge(
         runs, MODELS, b["seeds"], b["lrs"], widths, MARGIN, workdir, workers, ctx.report_only,
         "stpn_pendulum_returns.png",
-        "inverted pendulum without velocities, PPO: evaluation return")
+        "inverted pendulum without velocities, PPO: evaluation return", extend=b.get("extend", 0))
     lrs = ", ".join(f"{x:g}" for x in b["lrs"])
     body = f"""## Setting: paper vs here
 
