@@ -1,5 +1,11 @@
+import os
+
 import pytest
 import torch
+
+# the commands that tests call in-process would otherwise configure this process's malloc
+# to keep its peak heap (fastweights.train.allocator; tested in a subprocess there)
+os.environ.setdefault("FASTWEIGHTS_MALLOC", "default")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -272,11 +272,19 @@ def _check_bench_args(argv: list[str]) -> None:
                              f"rules: {', '.join(sorted(RULES))}")
 
 
+# the commands that train or time models: they keep freed memory for reuse (train.allocator)
+LONG_RUNNING = ("train", "eval", "compare", "sweep", "reproduce", "rl", "bench")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     os.environ.setdefault("MPLBACKEND", "Agg")  # plots go to files; a user's choice wins
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
+    if getattr(args, "command", None) in LONG_RUNNING:
+        from fastweights.train.allocator import keep_freed_memory
+
+        keep_freed_memory()
     if hasattr(args, "run_command"):
         return sampling.run_command(args, rest, parser)
     if args.command == "rules":
