@@ -87,7 +87,9 @@ def activation_bytes(model, B: int, T: int) -> int:
     def pack(t):
         if t.untyped_storage().data_ptr() not in weights:
             saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
+        # detached: a saved output returned as itself would hold its own graph in a
+        # reference cycle that nothing frees (the forward is never backpropagated here)
+        return t.detach()
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out, _ = model(x)
     del out
