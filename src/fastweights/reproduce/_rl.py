@@ -71,10 +71,10 @@ def final_return(history: list[dict], last: int = 3) -> float:
     return float(np.mean([r["test/return"] for r in history[-last:]]))
 
 
-def _trained_agent(run_dir: Path, envs_: int, seed: int):
+def _trained_agent(run_dir: Path, n_envs: int, seed: int):
     """(config, environments, the trained agent in eval mode) of a finished run."""
     cfg = RLConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    env = envs.make(cfg.env, envs_, seed, **cfg.env_config)
+    env = envs.make(cfg.env, n_envs, seed, **cfg.env_config)
     agent = build_agent(cfg, env)
     agent.load_state_dict(load_checkpoint(run_dir)["model"])
     return cfg, env, agent.eval()
