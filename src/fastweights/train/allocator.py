@@ -7,8 +7,9 @@ many activations larger than that (one [B, T, 3·d] projection at B 8, T 4096, d
 100 MB), so every step page-faults them in anew. ``keep_freed_memory`` serves every block
 from the heap (``M_MMAP_MAX = 0``) and never trims it (``M_TRIM_THRESHOLD`` at its maximum):
 a step then reuses the memory the previous one freed. The price is that the process keeps its
-peak heap until it exits. The command line applies it to ``train``, ``sweep``, ``reproduce``,
-``rl`` and ``bench``; ``FASTWEIGHTS_MALLOC=default`` leaves malloc as it is.
+peak heap until it exits. The command line applies it to the commands that train or time
+models (``cli.LONG_RUNNING``: train, eval, compare, sweep, reproduce, rl, bench);
+``FASTWEIGHTS_MALLOC=default`` leaves malloc as it is.
 """
 
 from __future__ import annotations
