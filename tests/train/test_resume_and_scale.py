@@ -1,5 +1,6 @@
 """Bars of the runner: SIGKILL + resume, sweep kill + restart, two-process torchrun."""
 
+import json
 import os
 import signal
 import subprocess
@@ -27,6 +28,21 @@ def _wait_for(predicate, proc, timeout=120.0):
     while not predicate():
         assert proc.poll() is None, proc.stderr.read()
         assert time.time() - start < timeout, "timed out"
+        time.sleep(0.05)
+
+
+def _wait_orphans_gone(out: Path, timeout: float = 30.0) -> None:
+    """Until no run folder's lock names a live process (a worker polls for its dead parent
+    every 0.5 s, which a loaded machine can stretch past a fixed sleep)."""
+    def alive(lock: Path) -> bool:
+        try:
+            os.kill(json.loads(lock.read_text())["pid"], 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        return True
+    start = time.time()
+    while any(alive(lock) for lock in out.glob("*/.lock")):
+        assert time.time() - start < timeout, "orphaned workers did not exit"
         time.sleep(0.05)
 
 
@@ -71,7 +87,7 @@ batch_size = 8
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.json")}
-    time.sleep(1.0)  # orphaned workers notice the dead parent and exit
+    _wait_orphans_gone(out)  # orphaned workers notice the dead parent and exit
     assert main(["sweep", str(tmp_path / "sweep.toml")]) == 0
     results = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.json")}
     assert len(results) == 4
