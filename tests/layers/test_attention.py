@@ -28,6 +28,32 @@ def test_kv_cache_streaming(rope, device):
     torch.testing.assert_close(s2["k"], cache["k"], rtol=1e-10, atol=1e-10)
 
 
+def test_preallocated_cache_appends_in_place_and_never_changes_a_state():
+    layer = _layer()
+    x = torch.randn(2, 7, 16, dtype=torch.float64)
+    y, full = layer(x)
+    with torch.no_grad():
+        _, s = layer(x[:, :3])
+        ptr = s["k"].data_ptr()
+        _, s4 = layer(x[:, 3:4], s)
+        assert s4["k"].data_ptr() == ptr  # written into the spare room, not copied
+        kept = s4["k"].clone()
+        y_a, s5 = layer(x[:, 4:5], s4)  # continues s4 in place
+        y_b, s5b = layer(x[:, 4:5], s4)  # a second continuation of s4: copied, not overwritten
+        assert s5b["k"].data_ptr() != ptr
+        torch.testing.assert_close(s4["k"], kept, rtol=0, atol=0)
+        torch.testing.assert_close(y_a, y_b, rtol=0, atol=0)
+        y_c, s_c = layer(x[:, 4:], s4.copy())  # a shallow copy of the state dict: same tensors
+        torch.testing.assert_close(y_c, y[:, 4:], rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(s_c["k"], full["k"], rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(s5["k"], full["k"][:, :, :5], rtol=1e-10, atol=1e-10)
+    # under autograd the cache is concatenated, and gradients flow through a carried state
+    _, s = layer(x[:, :3])
+    y2, _ = layer(x[:, 3:], s)
+    y2.sum().backward()
+    assert all(p.grad is not None for p in layer.parameters())
+
+
 def test_matches_transcription():
     """o_t = Σ_{s≤t} softmax(q_tᵀ k_s / √d) v_s with q, k rotated by their positions."""
     layer = _layer(d_model=12, n_heads=2)  # odd rotary half (d = 6 -> 3 pairs)

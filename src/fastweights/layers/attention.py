@@ -16,6 +16,8 @@ outputs and positions are those without its masked steps: p_t = the number of re
 before t. The memory grows with length: ``state_size(seq_len)`` = 2 · d_model · seq_len
 floats per sequence, and the default ``seq_len=1`` reports the per-token cost. Without rope
 the layer is position-free (NoPE); a model may add learned absolute positions instead.
+Outside autograd the cache is preallocated (``append``): a streaming step writes its key and
+value in place instead of copying the whole cache.
 """
 
 from __future__ import annotations
@@ -71,6 +73,37 @@ def rotate(x: Tensor, positions: Tensor, base: float) -> Tensor:
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin, rest], dim=-1)
 
 
+def append(cache: Tensor, new: Tensor, dim: int) -> Tensor:
+    """``torch.cat([cache, new], dim)``, written in place into spare room where there is any.
+
+    Outside autograd (inference, streaming) the cache is a view ``buffer[..., :L, ...]`` of a
+    buffer with room to grow (twice the length at each reallocation), so a step writes its
+    T entries after the L filled ones instead of copying all L + T. The buffer records how
+    far it is filled, and only a cache that ends there writes in place: a state continued
+    twice (branching) copies on its second continuation, so no state's values ever change.
+    Under autograd it concatenates (writes into a saved buffer would invalidate backward).
+    """
+    past, T = cache.shape[dim], new.shape[dim]
+    if torch.is_grad_enabled() and (cache.requires_grad or new.requires_grad):
+        return torch.cat([cache, new], dim)
+    base = cache._base
+    room = (base is not None and getattr(base, "_filled", None) == past
+            and base.shape[dim] >= past + T and base.dtype == new.dtype
+            and base.device == new.device
+            and base.shape[:dim] == new.shape[:dim] and base.shape[dim + 1:] == new.shape[dim + 1:]
+            and cache.stride() == base.stride()
+            and cache.storage_offset() == base.storage_offset()
+            and not (base.is_inference() and not torch.is_inference_mode_enabled()))
+    if not room:
+        shape = list(new.shape)
+        shape[dim] = 2 * (past + T)
+        base = new.new_empty(shape)
+        base.narrow(dim, 0, past).copy_(cache)
+    base.narrow(dim, past, T).copy_(new)
+    base._filled = past + T
+    return base.narrow(dim, 0, past + T)
+
+
 class AttentionLayer(nn.Module):
     #: state tensors whose length axis grows with the tokens seen
     growing = ("k", "v", "valid")
@@ -108,8 +141,8 @@ class AttentionLayer(nn.Module):
             positions = seen + real.cumsum(1) - real.long()  # [B, T]
             q, k = rotate(q, positions, c.rope_base), rotate(k, positions, c.rope_base)
         new_k, new_v = k, v
-        k, v = torch.cat([state["k"], k], dim=2), torch.cat([state["v"], v], dim=2)
-        valid = torch.cat([state["valid"], real], dim=1)  # [B, L]
+        k, v = append(state["k"], k, 2), append(state["v"], v, 2)
+        valid = append(state["valid"], real, 1)  # [B, L]
         # query t (cache index past + t) sees the valid keys up to itself, and always itself
         # (so a masked query attends to something and stays finite)
         index = torch.arange(past + T, device=x.device)

@@ -52,7 +52,8 @@ class Budget:
                         for k, v in self.curriculum.items())
         return (f"≤ {self.steps:,} steps, batch {self.batch_size}, evaluation every "
                 f"{self.eval_every}{stop}; learning rates {', '.join(f'{lr:g}' for lr in self.lrs)}"
-                f" (extended by up to {self.extend} when the best is at an edge); {seeds}")
+                + (f" (extended by up to {self.extend} when the best is at an edge)"
+                   if self.extend and len(self.lrs) > 1 else "") + f"; {seeds}")
 
 
 @dataclass(frozen=True)
