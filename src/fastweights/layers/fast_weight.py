@@ -59,6 +59,7 @@ from torch import Tensor, nn
 from fastweights import featuremaps, ops
 from fastweights.layers.config import check_types
 from fastweights.layers.conv import ShortConv
+from fastweights.layers.norm import RMSNorm
 
 RULES = ("sum_rule", "gated_sum_rule", "delta_rule", "gated_delta_rule", "delta_product_rule")
 ALIASES = {r.removesuffix("_rule"): r for r in RULES}  # "sum" -> "sum_rule", ...
@@ -186,7 +187,7 @@ class FastWeightLayer(nn.Module):
         elif c.gate == "per_key":
             self.gate_proj = nn.Sequential(nn.Linear(c.d_model, GLA_RANK, bias=False),
                                            nn.Linear(GLA_RANK, H * c.key_dim))
-        self.out_norm = nn.RMSNorm(c.head_dim) if c.out_norm else None
+        self.out_norm = RMSNorm(c.head_dim) if c.out_norm else None
         self.out_gate = nn.Linear(c.d_model, c.d_model, bias=False) if c.output_gate else None
         self.out = nn.Linear(c.d_model, c.d_model, bias=False)
 

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fastweights.layers.norm import RMSNorm
 from fastweights.layers.rule_mixer import RuleMixer, RuleMixerConfig, heads, mamba_dt_bias
 
 KDAConfig = RuleMixerConfig
@@ -39,7 +40,7 @@ class KDALayer(RuleMixer):
         self.a_log = nn.Parameter(torch.empty(H).uniform_(1, 16).log())
         self.dt_bias = nn.Parameter(mamba_dt_bias(c.d_model))
         self.beta_proj = nn.Linear(c.d_model, H)
-        self.norm = nn.RMSNorm(d)
+        self.norm = RMSNorm(d)
         self.gate = nn.Sequential(nn.Linear(c.d_model, d, bias=False),
                                   nn.Linear(d, c.d_model))
         self.out = nn.Linear(c.d_model, c.d_model, bias=False)

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from fastweights import ops
 from fastweights.layers.config import check_types
 from fastweights.layers.conv import ShortConv
+from fastweights.layers.norm import RMSNorm
 
 State = dict[str, Tensor]
 
@@ -196,7 +197,7 @@ class QKVMixer(RuleMixer):
         c = config
         super().__init__(c, rule, c.head_dim, c.head_dim, 3 * c.d_model)
         self.qkv = nn.Linear(c.d_model, 3 * c.d_model, bias=False)
-        self.norm = nn.RMSNorm(c.head_dim)
+        self.norm = RMSNorm(c.head_dim)
         self.gate = nn.Linear(c.d_model, c.d_model, bias=False)
         self.out = nn.Linear(c.d_model, c.d_model, bias=False)
 

@@ -52,6 +52,7 @@ from torch import Tensor, nn
 
 from fastweights.layers.attention import AttentionConfig, AttentionLayer
 from fastweights.layers.fast_weight import FastWeightConfig, FastWeightLayer
+from fastweights.layers.norm import RMSNorm
 from fastweights.models.base import (
     ModelConfig,
     ModelSpec,
@@ -138,7 +139,7 @@ class StackIntermediates:
 class Block(nn.Module):
     def __init__(self, d_model: int, mlp_ratio: int, mixer: nn.Module):
         super().__init__()
-        self.mix_norm, self.mlp_norm = nn.RMSNorm(d_model), nn.RMSNorm(d_model)
+        self.mix_norm, self.mlp_norm = RMSNorm(d_model), RMSNorm(d_model)
         self.mixer = mixer
         self.mlp = nn.Sequential(nn.Linear(d_model, mlp_ratio * d_model), nn.GELU(),
                                  nn.Linear(mlp_ratio * d_model, d_model))
@@ -160,7 +161,7 @@ class StackModel(SequenceModel):
         # each block's mixer is drawn before its MLP (the seeds' models depend on the order)
         self.blocks = nn.ModuleList(Block(config.d_model, config.mlp_ratio, self.mixer(i))
                                     for i in range(self.n_blocks()))
-        self.norm = nn.RMSNorm(config.d_model)
+        self.norm = RMSNorm(config.d_model)
         self.growing = tuple(f"layers.{i}.{n}" for i, b in enumerate(self.blocks)
                              for n in getattr(b.mixer, "growing", ()))
         self.state_grows = bool(self.growing)
