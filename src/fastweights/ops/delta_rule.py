@@ -29,7 +29,7 @@ chunks are batched, and only U' = U − W S and S ← S + Kᵀ U' run in a loop 
 It forms T_c explicitly and has a hand-written, matmul-only backward (``_DeltaChunk``)
 that keeps one state per chunk. ``parallel`` applies the block equations once to the whole
 sequence (C = T, quadratic in T), solving (I + A)[W | U] = [D K | D V] directly. The gated
-delta rule reuses both with decays (``gated_delta_rule``).
+delta rule reuses both with decays (``gated_delta_rule``), the backward included.
 """
 
 from __future__ import annotations
@@ -99,9 +99,10 @@ def chunk_delta(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | None,
     equations become A = StrictTril(D (K Kᵀ ⊙ Γ)), (I + A)[W | U] = [D e^b K | D V],
     U' = U − W S₀, O = scale · (e^b Q S₀ + (Tril(Q Kᵀ) ⊙ Γ) U'), S_C = e^{b_C} S₀ +
     (e^c K)ᵀ U'. While every |b| ≤ 30 the decays are factored, Γ[t, s] = e^{b_t} e^{−b_s}
-    (``chunking.factored_decays_ok``); otherwise every decay is summed pair by pair or from
-    the chunk's end, never taken as a difference of cumulative sums, so a large |g| loses no
-    precision.
+    (``chunking.factored_decays_ok``), and the gated rule runs ``_DeltaChunk`` with its
+    hand-written backward as the ungated one does; otherwise every decay is summed pair by
+    pair or from the chunk's end, never taken as a difference of cumulative sums, so a large
+    |g| loses no precision (that path differentiates by autograd).
     """
     B, T, H, K = q.shape
     V = v.shape[-1]
@@ -112,28 +113,23 @@ def chunk_delta(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | None,
     bc = chunking.to_chunks(beta.to(ct), C)[..., None]  # [B, H, N, C, 1]
     S0 = chunking.initial(initial_state, B, H, K, V, q, ct)
     if g is None:
-        o, S = _DeltaChunk.apply(qc, kc, vc, bc, S0, scale)
+        o, S = _DeltaChunk.apply(qc, kc, vc, bc, None, S0, scale)
         return chunking.from_chunks(o, T).to(dtype), (S if output_final_state else None)
-    kb = kc * bc
     gc = chunking.to_chunks(g.to(ct), C)  # [B, H, N, C]
     b = gc.cumsum(-1)[..., None]  # [B, H, N, C, 1]
     if chunking.factored_decays_ok(b):
-        # Γ[t, s] = e^{b_t} e^{−b_s}: the decays fold into the rows of Q, K and D K
-        eb, k_neg = b.exp(), kc * (-b).exp()
-        kb_in, q_in = kb * eb, qc * eb
-        A = kb_in @ k_neg.mT
-        QK = (q_in @ k_neg.mT).tril()
-        s_dec = eb[..., -1:, :]  # [B, H, N, 1, 1]
-        k_dec = (k_neg * s_dec).mT
-    else:
-        b, c = chunking.chunk_decays(gc)
-        gamma = chunking.segsum(gc).exp()  # [B, H, N, C, C]
-        A = (kb @ kc.mT) * gamma
-        QK = ((qc @ kc.mT) * gamma).tril()
-        eb = b.exp()[..., None]
-        kb_in, q_in = kb * eb, qc * eb
-        k_dec = (kc * c.exp()[..., None]).mT
-        s_dec = b[..., -1:].exp()[..., None]  # [B, H, N, 1, 1]
+        # Γ[t, s] = e^{b_t} e^{−b_s}: the decays fold into the rows of Q and K
+        o, S = _DeltaChunk.apply(qc, kc, vc, bc, b, S0, scale)
+        return chunking.from_chunks(o, T).to(dtype), (S if output_final_state else None)
+    kb = kc * bc
+    b, c = chunking.chunk_decays(gc)
+    gamma = chunking.segsum(gc).exp()  # [B, H, N, C, C]
+    A = (kb @ kc.mT) * gamma
+    QK = ((qc @ kc.mT) * gamma).tril()
+    eb = b.exp()[..., None]
+    kb_in, q_in = kb * eb, qc * eb
+    k_dec = (kc * c.exp()[..., None]).mT
+    s_dec = b[..., -1:].exp()[..., None]  # [B, H, N, 1, 1]
     WU = torch.linalg.solve_triangular(A.tril(-1), torch.cat([kb_in, vc * bc], dim=-1),
                                        upper=False, unitriangular=True)
     W, U = WU[..., :K], WU[..., K:]
@@ -151,45 +147,68 @@ def chunk_delta(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | None,
     return chunking.from_chunks(o, T).to(dtype), (S if output_final_state else None)
 
 
-def chunk_scan(W: Tensor, U: Tensor, k: Tensor, S0: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def chunk_scan(W: Tensor, U: Tensor, k: Tensor, S0: Tensor, decay: Tensor | None = None
+               ) -> tuple[Tensor, Tensor, Tensor]:
     """The state pass of the chunkwise delta rule, given each chunk's W and U [B, H, N, C, ·].
 
-    For n = 1..N: S_n enters chunk n, U'_n = U_n − W_n S_n, S_{n+1} = S_n + K_nᵀ U'_n.
+    For n = 1..N: S_n enters chunk n, U'_n = U_n − W_n S_n, S_{n+1} = a_n S_n + K_nᵀ U'_n,
+    with a_n = ``decay[:, :, n]`` ([B, H, N, 1, 1], the gated rule's e^{b_C}) or 1.
     Returns (S_prev [B, H, N, K, V], the states entering each chunk; U' [B, H, N, C, V];
     the final state [B, H, K, V]). Shared by ``_DeltaChunk`` and the benchmark's baseline.
     """
     states, written, S = [], [], S0
+    decays = [None] * W.shape[2] if decay is None else decay.unbind(2)
     # contiguous per-chunk operands: a strided one costs the batched matmul a copy
-    for U_n, W_n, k_n in zip(U.unbind(2), W.unbind(2), k.mT.contiguous().unbind(2),
-                             strict=True):
+    for U_n, W_n, k_n, a_n in zip(U.unbind(2), W.unbind(2), k.mT.contiguous().unbind(2),
+                                  decays, strict=True):
         states.append(S)
         u = U_n - W_n @ S  # [B, H, C, V]
         written.append(u)
-        S = S + k_n @ u
+        S = (S if a_n is None else a_n * S) + k_n @ u
     return torch.stack(states, dim=2), torch.stack(written, dim=2), S
 
 
-class _DeltaChunk(torch.autograd.Function):
-    """The ungated chunk kernel with a hand-written backward (derivation: docs/derivations).
+def _decayed(q: Tensor, k: Tensor, b: Tensor | None) -> tuple[Tensor, ...]:
+    """The rows of the gated block equations with factored decays Γ[t, s] = e^{b_t} e^{−b_s}:
+    (e^b Q, e^b K, e^{−b} K, e^{b_C − b} K, e^{b_C}); all Q, K, K, K and None without gate."""
+    if b is None:
+        return q, k, k, k, None
+    eb, en = b.exp(), (-b).exp()
+    a = eb[..., -1:, :]  # [B, H, N, 1, 1]
+    kr = k * en
+    return q * eb, k * eb, kr, kr * a, a
 
-    Inputs are chunked, [B, H, N, C, ·], with β as [B, H, N, C, 1]. The forward saves the
-    inputs, T_c = (I + A)⁻¹ [N, C, C], W, the written values U' and one state per chunk;
-    the backward is matmuls only, with one reverse loop over chunks for the state gradient.
-    It is not differentiable twice: a backward with ``create_graph=True`` raises.
+
+class _DeltaChunk(torch.autograd.Function):
+    """The chunk kernel with a hand-written backward (derivation: docs/derivations), for the
+    delta rule and, with the within-chunk log-decays b, the gated delta rule.
+
+    Inputs are chunked, [B, H, N, C, ·], with β and b as [B, H, N, C, 1]. In the rows of
+    ``_decayed`` — Q̃ = e^b Q, K_l = e^b K, K_r = e^{−b} K, K_w = e^{b_C − b} K, a = e^{b_C}
+    (all K and a = 1 without gate) — the block equations are
+
+        A = StrictTril(D K_l K_rᵀ),  [W | U] = (I + A)⁻¹ [D K_l | D V],  U'_n = U_n − W_n S_n,
+        O_n = scale · (Q̃_n S_n + Tril(Q̃_n K_rᵀ) U'_n),  S_{n+1} = a_n S_n + K_wᵀ U'_n.
+
+    The forward saves the inputs, T_c = (I + A)⁻¹ [N, C, C], W, U, the written values U' and
+    one state per chunk; the backward is matmuls with one reverse loop over chunks for the
+    state gradient, then the chain rule through the decayed rows to ∂K and ∂b. It is not
+    differentiable twice: a backward with ``create_graph=True`` raises.
     """
 
     @staticmethod
-    def forward(ctx, q, k, v, beta, S0, scale):
+    def forward(ctx, q, k, v, beta, b, S0, scale):
         C = k.shape[-2]
-        kb, vb = k * beta, v * beta
-        A = (kb @ k.mT).tril(-1)  # [B, H, N, C, C]
+        q_in, k_l, k_r, k_w, a = _decayed(q, k, b)
+        kb, vb = k_l * beta, v * beta
+        A = (kb @ k_r.mT).tril(-1)  # [B, H, N, C, C]
         eye = torch.eye(C, dtype=k.dtype, device=k.device)
         Tc = torch.linalg.solve_triangular(A, eye.expand_as(A), upper=False,
                                            unitriangular=True)
         W, U = Tc @ kb, Tc @ vb  # [B, H, N, C, K], [B, H, N, C, V]
-        S_prev, U_new, S = chunk_scan(W, U, k, S0)  # [B, H, N, K, V], [B, H, N, C, V]
-        o = scale * (q @ S_prev + (q @ k.mT).tril() @ U_new)
-        ctx.save_for_backward(q, k, v, beta, Tc, W, U, S_prev, U_new)
+        S_prev, U_new, S = chunk_scan(W, U, k_w, S0, a)  # [B, H, N, K, V], [B, H, N, C, V]
+        o = scale * (q_in @ S_prev + (q_in @ k_r.mT).tril() @ U_new)
+        ctx.save_for_backward(q, k, v, beta, b, Tc, W, U, S_prev, U_new)
         ctx.scale = scale
         return o, S
 
@@ -197,37 +216,53 @@ class _DeltaChunk(torch.autograd.Function):
     def backward(ctx, do, dS_last):
         if torch.is_grad_enabled():
             raise RuntimeError(
-                "the chunk form of delta_rule (and delta_product_rule) has a hand-written "
-                "backward that is not differentiable twice; for second derivatives "
-                "(create_graph=True) use form='recurrent' or form='parallel'")
-        q, k, v, beta, Tc, W, U, S_prev, U_new = ctx.saved_tensors
+                "the chunk form of delta_rule (and delta_product_rule, gated_delta_rule) has a "
+                "hand-written backward that is not differentiable twice; for second "
+                "derivatives (create_graph=True) use form='recurrent' or form='parallel'")
+        q, k, v, beta, b, Tc, W, U, S_prev, U_new = ctx.saved_tensors
+        q_in, k_l, k_r, k_w, a = _decayed(q, k, b)
         # the incoming gradient is a permuted view of [B, T, H, V]: lay it out once
         do = ctx.scale * do.contiguous()
-        # O = Q S_prev + Tril(Q Kᵀ) U'
+        # O = Q̃ S_prev + Tril(Q̃ K_rᵀ) U'
         dM = (do @ U_new.mT).tril()  # [B, H, N, C, C]
-        dq = do @ S_prev.mT + dM @ k
-        dk = dM.mT @ q
-        dU_new = (q @ k.mT).tril().mT @ do  # [B, H, N, C, V]
-        dS_out = q.mT @ do  # [B, H, N, K, V]
-        # reverse over chunks: U'_n = U_n − W_n S_n, S_{n+1} = S_n + K_nᵀ U'_n
+        dq = do @ S_prev.mT + dM @ k_r
+        dk_r = dM.mT @ q_in
+        dU_new = (q_in @ k_r.mT).tril().mT @ do  # [B, H, N, C, V]
+        dS_out = q_in.mT @ do  # [B, H, N, K, V]
+        # reverse over chunks: U'_n = U_n − W_n S_n, S_{n+1} = a_n S_n + K_wᵀ U'_n
         dS = torch.zeros_like(S_prev[:, :, 0]) if dS_last is None else dS_last
-        d_written, dS_next = [], []
+        d_written, dS_next, da = [], [], []
         for n in reversed(range(k.shape[2])):
             dS_next.append(dS)
-            du = dU_new[:, :, n] + k[:, :, n] @ dS  # [B, H, C, V]
+            du = dU_new[:, :, n] + k_w[:, :, n] @ dS  # [B, H, C, V]
             d_written.append(du)
+            if a is not None:
+                da.append((dS * S_prev[:, :, n]).sum((-2, -1)))
+                dS = a[:, :, n] * dS
             dS = dS + dS_out[:, :, n] - W[:, :, n].mT @ du
         du = torch.stack(d_written[::-1], dim=2)  # [B, H, N, C, V]
-        dk = dk + U_new @ torch.stack(dS_next[::-1], dim=2).mT
-        # W = T_c D K, U = T_c D V with T_c = (I + A)⁻¹, A = StrictTril(D K Kᵀ)
+        dk_w = U_new @ torch.stack(dS_next[::-1], dim=2).mT
+        # W = T_c D K_l, U = T_c D V with T_c = (I + A)⁻¹, A = StrictTril(D K_l K_rᵀ)
         dkb, dvb = Tc.mT @ -(du @ S_prev.mT), Tc.mT @ du  # via dW = −dU' S_prevᵀ, dU = dU'
-        # dT_c = dW (DK)ᵀ + dU (DV)ᵀ and dA = −T_cᵀ dT_c T_cᵀ = −(T_cᵀ dW) Wᵀ − (T_cᵀ dU) Uᵀ
+        # dT_c = dW (DK_l)ᵀ + dU (DV)ᵀ and dA = −T_cᵀ dT_c T_cᵀ = −(T_cᵀ dW) Wᵀ − (T_cᵀ dU) Uᵀ
         dA = -(dkb @ W.mT + dvb @ U.mT).tril(-1)
-        kb = k * beta
-        dkb = dkb + dA @ k
-        dk = dk + dA.mT @ kb + beta * dkb
-        dbeta = (dkb * k).sum(-1, keepdim=True) + (dvb * v).sum(-1, keepdim=True)
-        return dq, dk, beta * dvb, dbeta, dS, None
+        kb = k_l * beta
+        dkb = dkb + dA @ k_r
+        dk_r = dk_r + dA.mT @ kb
+        dbeta = (dkb * k_l).sum(-1, keepdim=True) + (dvb * v).sum(-1, keepdim=True)
+        dk_l = beta * dkb
+        if b is None:
+            return dq, dk_r + dk_w + dk_l, beta * dvb, dbeta, None, dS, None
+        # the decayed rows: ∂b_t = Σ_κ (∂Q̃ ⊙ Q̃ + ∂K_l ⊙ K_l − ∂K_r ⊙ K_r − ∂K_w ⊙ K_w)_tκ,
+        # and b_C also carries Σ_t (∂K_w ⊙ K_w)_t and ∂a · a
+        w_term = dk_w * k_w
+        db = ((dq * q_in).sum(-1, keepdim=True) + (dk_l * k_l).sum(-1, keepdim=True)
+              - (dk_r * k_r).sum(-1, keepdim=True) - w_term.sum(-1, keepdim=True))
+        d_end = w_term.sum((-2, -1)) + torch.stack(da[::-1], dim=2) * a[..., 0, 0]
+        db[..., -1:, :] += d_end[..., None, None]
+        eb = b.exp()
+        dk = dk_l * eb + (dk_r + dk_w * a) * (-b).exp()
+        return dq * eb, dk, beta * dvb, dbeta, db, dS, None
 
 
 def parallel_delta(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | None, *,
