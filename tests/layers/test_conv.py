@@ -69,3 +69,34 @@ def test_chunks_equal_whole_and_masked_steps_are_skipped():
     ym, cm = conv(padded, conv.init_state(2, dtype=torch.float64), mask)
     torch.testing.assert_close(ym[mask], y.reshape(-1, 4))
     torch.testing.assert_close(cm, cache)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_post_inside_the_backward_equals_post_after(masked):
+    """``post`` fused into the convolution's Function (recomputed in its backward) gives the
+    values and gradients of applying it to the output; with a mask it is applied after."""
+    torch.manual_seed(0)
+    conv = ShortConv(6, 4).double()
+    u = torch.randn(2, 5, 6, dtype=torch.float64, requires_grad=True)
+    cache = torch.randn(2, 6, 3, dtype=torch.float64, requires_grad=True)
+    mask = torch.tensor([[1, 1, 0, 1, 1], [1, 1, 1, 1, 1]], dtype=torch.bool) if masked else None
+
+    def post(y):
+        a, b = y.split([4, 2], dim=-1)
+        return F.normalize(F.elu(a) + 1, dim=-1), b
+
+    (a, b), new = conv(u, cache, mask, post=post)
+    y, new_ref = conv(u, cache, mask)
+    a_ref, b_ref = post(y)
+    params = (u, cache, conv.weight, conv.bias)
+    wa, wb = torch.randn_like(a), torch.randn_like(b)
+    grads = torch.autograd.grad((a * wa).sum() + (b * wb).sum() + new.sum(), params)
+    grads_ref = torch.autograd.grad((a_ref * wa).sum() + (b_ref * wb).sum() + new_ref.sum(),
+                                    params)
+    for got, want in zip((a, b, new, *grads), (a_ref, b_ref, new_ref, *grads_ref), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    # one output unused: its gradient is None, and the other still flows
+    (a, _), _ = conv(u, cache, mask, post=post)
+    (g,) = torch.autograd.grad(a.sum(), u)
+    (g_ref,) = torch.autograd.grad(post(conv(u, cache, mask)[0])[0].sum(), u)
+    torch.testing.assert_close(g, g_ref, rtol=1e-12, atol=1e-12)

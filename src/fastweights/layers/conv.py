@@ -16,6 +16,8 @@ what it gives without them. Outputs at masked steps are unspecified.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -32,30 +34,40 @@ def _pre_activation(full: Tensor, taps: Tensor, bias: Tensor, T: int) -> Tensor:
 
 
 class _ShortConvFn(torch.autograd.Function):
-    """y = SiLU(pre), pre_t = b + Σ_i w_i ⊙ full_{t+i} (taps [c, C]); backward with
-    g = ∂y ⊙ SiLU'(pre):
+    """z = post(y), y = SiLU(pre), pre_t = b + Σ_i w_i ⊙ full_{t+i} (taps [c, C]); backward
+    with ∂y from ``post``'s own graph (rebuilt from the recomputed y) and g = ∂y ⊙ SiLU'(pre):
     ∂full_{t+i} += w_i ⊙ g_t,  ∂w_i = Σ_{b,t} full_{t+i} ⊙ g_t,  ∂b = Σ_{b,t} g_t."""
 
     @staticmethod
-    def forward(ctx, full: Tensor, taps: Tensor, bias: Tensor, T: int) -> Tensor:
+    def forward(ctx, full: Tensor, taps: Tensor, bias: Tensor, T: int,
+                post: Callable[[Tensor], tuple[Tensor, ...]] | None):
         ctx.save_for_backward(full, taps, bias)
-        ctx.T = T
-        return F.silu(_pre_activation(full, taps, bias, T))
+        ctx.T, ctx.post = T, post
+        y = F.silu(_pre_activation(full, taps, bias, T))
+        return y if post is None else post(y)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, dy: Tensor):
+    def backward(ctx, *dz: Tensor):
         full, taps, bias = ctx.saved_tensors
         T = ctx.T
         # pre is recomputed (c multiply-adds) rather than saved: [B, T, C] less to keep
-        g = torch.ops.aten.silu_backward(dy, _pre_activation(full, taps, bias, T))
+        pre = _pre_activation(full, taps, bias, T)
+        dy = dz[0]
+        if ctx.post is not None:
+            with torch.enable_grad():
+                y = F.silu(pre).requires_grad_()
+                z = ctx.post(y)
+                used = [(a, d) for a, d in zip(z, dz, strict=True) if d is not None]
+                (dy,) = torch.autograd.grad([a for a, _ in used], y, [d for _, d in used])
+        g = torch.ops.aten.silu_backward(dy, pre)
         d_full = torch.zeros_like(full)
         for i in range(taps.shape[0]):
             d_full[:, i:i + T].addcmul_(g, taps[i])
         d_taps, prod = torch.empty_like(taps), torch.empty_like(g)
         for i in range(taps.shape[0]):
             d_taps[i] = torch.mul(full[:, i:i + T], g, out=prod).sum((0, 1))
-        return d_full, d_taps, g.sum((0, 1)), None
+        return d_full, d_taps, g.sum((0, 1)), None, None
 
 
 class ShortConv(nn.Conv1d):
@@ -68,9 +80,12 @@ class ShortConv(nn.Conv1d):
         return torch.zeros(batch, self.in_channels, self.kernel_size[0] - 1, device=device,
                            dtype=dtype)
 
-    def forward(self, u: Tensor, cache: Tensor, mask: Tensor | None = None
-                ) -> tuple[Tensor, Tensor]:
-        """u [B, T, C], cache [B, C, c−1], mask [B, T] or None -> (y [B, T, C], cache)."""
+    def forward(self, u: Tensor, cache: Tensor, mask: Tensor | None = None,
+                post: Callable[[Tensor], tuple[Tensor, ...]] | None = None) -> tuple:
+        """u [B, T, C], cache [B, C, c−1], mask [B, T] or None -> (y [B, T, C], cache), or
+        with ``post`` (a function of y without parameters, returning a tuple of tensors)
+        (post(y), cache). Under autograd without a mask, post runs inside the convolution's
+        backward-recomputing Function, so neither y nor post's intermediates are kept."""
         if mask is not None:
             # real steps first (a stable sort), so each row's real inputs are contiguous
             order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)  # [B, T]
@@ -78,12 +93,15 @@ class ShortConv(nn.Conv1d):
         full = torch.cat([cache.mT.to(u.dtype), u], dim=1)  # [B, c−1+T, C]
         T, w = u.shape[1], cache.shape[-1]
         taps, bias = self.weight[:, 0, :].t().contiguous(), self.bias  # [c, C], [C]
+        fused = post is not None and mask is None  # post(y) computed here
         if torch.is_grad_enabled() and (full.requires_grad or taps.requires_grad):
-            y = _ShortConvFn.apply(full, taps, bias, T)
+            y = _ShortConvFn.apply(full, taps, bias, T, post if fused else None)
         else:
             y = F.silu(_pre_activation(full, taps, bias, T))
+            y = post(y) if fused else y
         if mask is None:
             return y, full[:, full.shape[1] - w:].mT
         idx = mask.sum(1)[:, None, None] + torch.arange(w, device=u.device)  # [B, 1, w]
         out = torch.empty_like(y).scatter_(1, order[..., None].expand_as(y), y)
-        return out, full.mT.gather(2, idx.expand(-1, full.shape[2], -1))
+        cache = full.mT.gather(2, idx.expand(-1, full.shape[2], -1))
+        return (out if post is None else post(out)), cache

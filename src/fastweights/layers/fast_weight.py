@@ -202,6 +202,17 @@ class FastWeightLayer(nn.Module):
             state["conv"] = self.conv.init_state(batch, device, dtype)
         return state
 
+    def split_features(self, u: Tensor) -> tuple[Tensor, Tensor]:
+        """(norm(φ(q, k)) [B, T, 1 + n, H, K], v [B, T, n·d_model]) from the projected (and
+        convolved) u [B, T, (1 + 2n)·d_model]. One feature-map call for the queries and keys
+        (a third cheaper than two on these strided views); φ and the norm act on each head's
+        vector alone. The short convolution recomputes it in its backward (``ShortConv``'s
+        ``post``) instead of keeping u and φ's output."""
+        c, n = self.config, self.config.n_steps
+        qk, v = u.split([(1 + n) * c.d_model, n * c.d_model], dim=-1)
+        qk = self.features(rearrange(qk, "b t (m h d) -> b t m h d", m=1 + n, h=c.n_heads))
+        return qk, v
+
     def features(self, x: Tensor) -> Tensor:
         """norm(φ(x)) over the head dimension."""
         c = self.config
@@ -260,12 +271,11 @@ class FastWeightLayer(nn.Module):
             self.omega.copy_(featuremaps.draw_favor(c.favor_features, c.head_dim,
                                                     device=self.omega.device))
         u = self.qkv(x)
-        if self.conv is not None:
-            u, new_state["conv"] = self.conv(u, state["conv"], mask)
-        qk, v = u.split([(1 + n) * c.d_model, n * c.d_model], dim=-1)
-        # one feature-map call for the queries and keys (a third cheaper than two on
-        # these strided views); φ and the norm act on each head's vector alone
-        qk = self.features(rearrange(qk, "b t (m h d) -> b t m h d", m=1 + n, h=c.n_heads))
+        if self.conv is None:
+            qk, v = self.split_features(u)
+        else:
+            (qk, v), new_state["conv"] = self.conv(u, state["conv"], mask,
+                                                   post=self.split_features)
         q, k = qk[:, :, 0], qk[:, :, 1:]
         v = rearrange(v, "b t (n h d) -> b t n h d", n=n, h=c.n_heads)
         beta = None
