@@ -93,15 +93,19 @@ class ShortConv(nn.Conv1d):
         full = torch.cat([cache.mT.to(u.dtype), u], dim=1)  # [B, c−1+T, C]
         T, w = u.shape[1], cache.shape[-1]
         taps, bias = self.weight[:, 0, :].t().contiguous(), self.bias  # [c, C], [C]
-        fused = post is not None and mask is None  # post(y) computed here
         if torch.is_grad_enabled() and (full.requires_grad or taps.requires_grad):
-            y = _ShortConvFn.apply(full, taps, bias, T, post if fused else None)
+            # post inside the Function; after it with a mask (post acts on the scattered
+            # output) or while torch.compile traces (the backward's autograd.grad would break
+            # the graph, and the compiler plans the memory itself)
+            inside = mask is None and not torch.compiler.is_compiling()
+            y = _ShortConvFn.apply(full, taps, bias, T, post if inside else None)
+            post = None if inside else post
         else:
             y = F.silu(_pre_activation(full, taps, bias, T))
-            y = post(y) if fused else y
         if mask is None:
-            return y, full[:, full.shape[1] - w:].mT
-        idx = mask.sum(1)[:, None, None] + torch.arange(w, device=u.device)  # [B, 1, w]
-        out = torch.empty_like(y).scatter_(1, order[..., None].expand_as(y), y)
-        cache = full.mT.gather(2, idx.expand(-1, full.shape[2], -1))
-        return (out if post is None else post(out)), cache
+            cache = full[:, full.shape[1] - w:].mT
+        else:
+            idx = mask.sum(1)[:, None, None] + torch.arange(w, device=u.device)  # [B, 1, w]
+            y = torch.empty_like(y).scatter_(1, order[..., None].expand_as(y), y)
+            cache = full.mT.gather(2, idx.expand(-1, full.shape[2], -1))
+        return (y if post is None else post(y)), cache
