@@ -72,3 +72,13 @@ def test_models_benchmark_quick(capsys, tmp_path):
         assert f"| {name} | " in out
     assert "aten ops per step" in out and "tokens/s" in out
     assert len(path.read_text().splitlines()) == 1 + 2 * 2 + 2 * 2
+
+
+
+def test_compiled_streaming_step_latency():
+    from fastweights.bench import models as bench_models
+    torch.manual_seed(0)
+    model = bench_models.build("deltanet", 16, 1, 32).eval()
+    fast = torch.compile(model.step, dynamic=False)
+    secs, ops = bench_models.step_latency(model, 8, tokens=2, step=fast)
+    assert secs > 0 and ops is None

@@ -34,3 +34,15 @@ def test_fast_weight_model_traces_without_graph_break():
     dynamo.reset()
     explained = dynamo.explain(lambda: model(x)[0].sum())()
     assert explained.graph_break_count == 0, explained.break_reasons
+
+
+def test_streaming_step_traces_without_graph_break():
+    """``torch.compile(model.step)`` is the few-fused-ops streaming step (bench models)."""
+    from fastweights import models
+    model = models.build("deltanet", d_model=16, n_heads=2, n_layers=1, input_size=11,
+                         output_size=3).eval()
+    with torch.no_grad():
+        _, state = model(torch.randint(0, 11, (2, 5)))
+        dynamo.reset()
+        explained = dynamo.explain(model.step)(torch.randint(0, 11, (2,)), state)
+    assert explained.graph_break_count == 0, explained.break_reasons

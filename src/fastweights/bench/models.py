@@ -13,8 +13,10 @@ and an LSTM, all at d_model 256, 4 layers, 4 heads, batch 8, token inputs and ou
 - streaming: ``model.step`` latency (batch 1, minimum over 8 tokens) after a prefill of
   L tokens, and the number of aten operations that one step dispatches.
 
-With ``--compile`` each training step is also timed through ``torch.compile(model)`` (the
-first call, which compiles, is not timed), beside the eager step in the same process.
+With ``--compile`` each training step is also timed through ``torch.compile(model)``, and
+each streaming step through ``torch.compile(model.step)`` (static shapes for a fixed-size
+state, dynamic for a growing KV cache), beside the eager ones in the same process; the first
+calls, which compile, are not timed.
 """
 
 from __future__ import annotations
@@ -96,19 +98,24 @@ def activation_bytes(model, B: int, T: int) -> int:
     return sum(saved.values())
 
 
-def step_latency(model, L: int, tokens: int = 8) -> tuple[float, int]:
+def step_latency(model, L: int, tokens: int = 8, step=None) -> tuple[float, int | None]:
     """(seconds per ``step`` after a prefill of L tokens, aten ops in one step): the fastest
-    of ``tokens`` successive steps of one stream (contexts L + 1 … L + tokens)."""
+    of ``tokens`` successive steps of one stream (contexts L + 1 … L + tokens). ``step``
+    replaces ``model.step`` (a compiled one; its ops are not counted: None)."""
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         _, state = model(torch.randint(0, VOCAB, (1, L), generator=gen))
         x = torch.randint(0, VOCAB, (1,), generator=gen)
-        _, state = model.step(x, state)
+        run = step or model.step
+        for _ in range(2):  # the first calls of a compiled step compile
+            _, state = run(x, state)
         best = float("inf")
         for _ in range(tokens):
             t0 = time.perf_counter()
-            _, state = model.step(x, state)
+            _, state = run(x, state)
             best = min(best, time.perf_counter() - t0)
+        if step is not None:
+            return best, None
         with _CountOps() as counter:
             model.step(x, state)
     return best, counter.count
@@ -171,14 +178,23 @@ def main(argv: list[str]) -> int:
             rows.append(dict(section="train", model=name, T=T, ms=secs * 1e3,
                              tokens_per_s=B * T / secs, saved_mib=mem / 2**20) | row)
     print("\n## Streaming: one model.step (batch 1) after a prefill of L tokens\n")
-    print("| model | L | step ms | aten ops per step |\n|---|---|---|---|")
+    compiled = " compiled step ms | compile speed-up |" if args.compile else ""
+    print(f"| model | L | step ms | aten ops per step |{compiled}\n|---|---|---|---|"
+          + ("---|---|" if args.compile else ""))
     for name in args.models:
         torch.manual_seed(0)
         model = build(name, d, layers, max(max(lengths), max(contexts)) + 16).eval()
+        fast = (torch.compile(model.step, dynamic=bool(model.state_grows)) if args.compile
+                else None)
         for L in contexts:
             secs, ops = step_latency(model, L)
-            print(f"| {name} | {L} | {secs * 1e3:.2f} | {ops} |", flush=True)
-            rows.append(dict(section="stream", model=name, T=L, ms=secs * 1e3, ops=ops))
+            extra, row = "", {}
+            if fast is not None:
+                fast_secs = step_latency(model, L, step=fast)[0]
+                extra = f" {fast_secs * 1e3:.2f} | {secs / fast_secs:.2f}× |"
+                row = {"compiled_ms": 1e3 * fast_secs}
+            print(f"| {name} | {L} | {secs * 1e3:.2f} | {ops} |{extra}", flush=True)
+            rows.append(dict(section="stream", model=name, T=L, ms=secs * 1e3, ops=ops) | row)
     if args.csv is not None:
         fields = ["section", "model", "T", "ms", "tokens_per_s", "saved_mib", "ops",
                   "compiled_ms"]
