@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -115,12 +116,22 @@ def test_quick_budget_env(tmp_path, monkeypatch):
     assert exit_code(["train", "--out", str(tmp_path / "s")]) == 2
 
 
-def test_compile_runs_on_cpu(tmp_path):
-    """--compile trains through torch.compile (inductor on CPU) to the same kind of run."""
-    assert main(["train", "--model", "lstm", "--model.d_model=8", "--steps", "2",
-                 "--eval-every", "2", "--task.test_size=16", "--compile",
-                 "--out", str(tmp_path / "c")]) == 0
-    assert (tmp_path / "c" / "result.json").exists()
+def test_compile_runs_on_cpu(tmp_path, capsys):
+    """--compile times eager and compiled steps (inductor on CPU), trains on with the faster,
+    prints and records the choice, and a resumed run keeps it."""
+    args = ["train", "--model", "deltanet", "--model.d_model=8", "--model.n_heads=1",
+            "--model.n_layers=1", "--eval-every", "4", "--task.test_size=16", "--compile",
+            "--out", str(tmp_path / "c")]
+    assert main([*args, "--steps", "8"]) == 0
+    err = capsys.readouterr().err
+    assert "train.compile: eager " in err and "from step 9" in err
+    first = json.loads((tmp_path / "c" / "result.json").read_text())["compile"]
+    assert isinstance(first["compiled"], bool) and first["eager_ms"] > 0
+    assert first["compiled_ms"] > 0
+    assert main(["train", "--resume", str(tmp_path / "c"), "--steps", "12"]) == 0
+    assert "train.compile" not in capsys.readouterr().err  # decided before: not re-probed
+    again = json.loads((tmp_path / "c" / "result.json").read_text())["compile"]
+    assert again == first
 
 
 def test_lists(capsys):

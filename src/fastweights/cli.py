@@ -33,7 +33,8 @@ def _train_options(p: argparse.ArgumentParser, steps: int | None) -> None:
     p.add_argument("--precision", choices=("fp32", "bf16"), help="bf16: autocast the "
                    "forward pass and loss to bfloat16, CUDA only (default fp32)")
     p.add_argument("--compile", action="store_true", default=None,
-                   help="train through torch.compile (needs a C++ compiler on CPU)")
+                   help="time eager and torch.compile'd steps, train on with the faster "
+                        "(needs a C++ compiler on CPU)")
 
 
 def _parser() -> argparse.ArgumentParser:

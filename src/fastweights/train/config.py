@@ -66,7 +66,7 @@ class TrainConfig:
     threads: int = 1
     device: str = "auto"  # auto: CUDA when available, else CPU
     precision: str = "fp32"  # bf16: autocast of the forward pass and loss to bfloat16 (CUDA)
-    compile: bool = False  # torch.compile the model for training
+    compile: bool = False  # train through torch.compile when it is faster (measured)
     tensorboard: bool = False
     wandb: bool = False  # log to Weights & Biases (offline unless WANDB_MODE says otherwise)
     # task fields changed over training stages, e.g. {"horizon": [10, 50, 100]}: stage i

@@ -2,7 +2,13 @@
 
 ``train.precision = "bf16"`` runs the forward pass and loss under ``torch.autocast`` to
 bfloat16 (CUDA only; weights, gradients and optimiser stay float32; evaluation is float32);
-``train.compile`` trains through ``torch.compile`` of the model (evaluation runs it eagerly).
+``train.compile`` trains through ``torch.compile`` of the model when that is faster: the
+first steps of the run time both (``PROBE`` steps each, after an untimed first step of each,
+which for the compiled model compiles it), the faster one trains the rest of the run, and
+the choice and both medians are printed, kept in the checkpoint (a resumed run keeps its
+choice) and recorded in ``result.json`` under ``"compile"``. The choice rests on wall time,
+so two runs of one configuration may choose differently and then differ by rounding
+(evaluation always runs the model eagerly).
 ``train.curriculum`` (e.g. ``{"horizon": [10, 50, 100]}``) trains stage i of the run on the
 task with those fields at their i-th values (stages of ``train.curriculum_every`` steps, or
 the steps split evenly); the held-out sets are always the configured task's. The training
@@ -17,6 +23,9 @@ seed on CPU; a killed run resumes to the metrics an uninterrupted run reaches.
 from __future__ import annotations
 
 import math
+import statistics
+import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -27,6 +36,8 @@ from fastweights import tasks
 from fastweights.train import distributed, shell
 from fastweights.train.config import Experiment, TrainConfig, build_task, model_sizes
 from fastweights.train.errors import TrainingDiverged
+
+PROBE = 3  # timed steps of each of eager and compiled training, under train.compile
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -73,8 +84,11 @@ class Supervised:
             raise ValueError(f"train.precision bf16 autocasts on CUDA only (this run is on "
                              f"{ctx.device.type}); use fp32 there")
         self.net = DistributedDataParallel(self.model) if ctx.world > 1 else self.model
-        if cfg.compile:
-            self.net = torch.compile(self.net)
+        self.compiled = torch.compile(self.net) if cfg.compile else None
+        # None while the probe times both (train.compile), then whether to train compiled
+        self.use_compiled: bool | None = None if cfg.compile else False
+        self.probe: dict[str, list[float]] = {"eager": [], "compiled": []}
+        self.probe_steps = 0
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
                                      weight_decay=cfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, cfg))
@@ -102,7 +116,37 @@ class Supervised:
         i = self.cfg.curriculum_stage(step)
         return self.stages[i], {"curriculum_stage": float(i)}
 
+    def _compiled_now(self) -> bool:
+        """Whether this step trains compiled: the probe's eager steps, then its compiled
+        ones, then the faster."""
+        if self.use_compiled is not None:
+            return self.use_compiled
+        return self.probe_steps > PROBE
+
+    def _probed(self, compiled: bool, seconds: float, step: int) -> None:
+        """Record one probe step (the first of each kind is untimed); decide after both."""
+        if self.probe_steps not in (0, PROBE + 1):
+            self.probe["compiled" if compiled else "eager"].append(seconds)
+        self.probe_steps += 1
+        if self.probe_steps < 2 * PROBE + 2:
+            return
+        eager, fast = (1e3 * statistics.median(self.probe[k]) for k in ("eager", "compiled"))
+        self.use_compiled = fast < eager
+        if self.ctx.is_main:
+            print(f"train.compile: eager {eager:.1f} ms/step, compiled {fast:.1f} ms/step "
+                  f"(median of {PROBE} steps each): training "
+                  f"{'compiled' if self.use_compiled else 'eagerly'} from step {step + 1}",
+                  file=sys.stderr, flush=True)
+
     def train_step(self, step: int) -> dict[str, float]:
+        compiled = self._compiled_now()
+        start = time.perf_counter()
+        out = self._step(step, compiled)
+        if self.use_compiled is None:
+            self._probed(compiled, time.perf_counter() - start, step)
+        return out
+
+    def _step(self, step: int, compiled: bool) -> dict[str, float]:
         task, logged = self.training_task(step)
         x, y = task.train_batch(self.cfg.batch_size, self.data)
         x, y = self.ctx.shard(x).to(self.ctx.device), self.ctx.shard(y).to(self.ctx.device)
@@ -112,8 +156,9 @@ class Supervised:
                                 enabled=self.cfg.precision == "bf16"):
                 # the head on the scored positions only; compiled, every position (a
                 # data-dependent row count would break the graph)
-                at = None if self.cfg.compile else task.scored(y)
-                loss = self.task.loss(self.net(x, scored=at)[0].float(),
+                at = None if compiled else task.scored(y)
+                net = self.compiled if compiled else self.net
+                loss = self.task.loss(net(x, scored=at)[0].float(),
                                       y if at is None else y[at])
         except ValueError as e:
             if step > 1 and _non_finite_activation(e):
@@ -138,18 +183,30 @@ class Supervised:
     def evaluate(self) -> dict[str, float]:
         return evaluate(self.model, self.task, self.ctx.device)
 
+    def compile_record(self) -> dict:
+        """The compile probe's medians (ms/step) and choice (None: not decided yet)."""
+        return {"compiled": self.use_compiled} | {
+            f"{k}_ms": 1e3 * statistics.median(v) for k, v in self.probe.items() if v}
+
     def state_dict(self) -> dict:
         return {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-                "data_rng": self.data.get_state()}
+                "data_rng": self.data.get_state()} | (
+                    {"compile": self.compile_record()} if self.cfg.compile else {})
 
     def load_state_dict(self, state: dict) -> None:
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
         self.data.set_state(state["data_rng"])
+        if self.cfg.compile and state.get("compile", {}).get("compiled") is not None:
+            # keep the choice; its medians are restored for result.json
+            self.use_compiled = state["compile"]["compiled"]
+            self.probe = {k: [state["compile"][f"{k}_ms"] / 1e3]
+                          for k in ("eager", "compiled") if f"{k}_ms" in state["compile"]}
 
     def summary(self) -> dict:
         return {"params": self.model.num_params(), "state_size": self.model.state_size(),
-                "state_grows": self.model.state_grows}
+                "state_grows": self.model.state_grows} | (
+                    {"compile": self.compile_record()} if self.cfg.compile else {})
 
 
 def train(exp: Experiment, out: str | Path | None = None, progress: bool | str = True,
