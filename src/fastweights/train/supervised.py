@@ -132,6 +132,10 @@ class Supervised:
             return
         eager, fast = (1e3 * statistics.median(self.probe[k]) for k in ("eager", "compiled"))
         self.use_compiled = fast < eager
+        if self.ctx.world > 1:  # every rank follows rank 0's timing
+            choice = torch.tensor([float(self.use_compiled)], device=self.ctx.device)
+            torch.distributed.broadcast(choice, 0)
+            self.use_compiled = bool(choice.item())
         if self.ctx.is_main:
             print(f"train.compile: eager {eager:.1f} ms/step, compiled {fast:.1f} ms/step "
                   f"(median of {PROBE} steps each): training "
