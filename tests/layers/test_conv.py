@@ -95,7 +95,7 @@ def test_post_inside_the_backward_equals_post_after(masked):
                                     params)
     for got, want in zip((a, b, new, *grads), (a_ref, b_ref, new_ref, *grads_ref), strict=True):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
-    # one output unused: its gradient is None, and the other still flows
+    # one output unused: its gradient arrives as zeros, and the other's still flows
     (a, _), _ = conv(u, cache, mask, post=post)
     (g,) = torch.autograd.grad(a.sum(), u)
     (g_ref,) = torch.autograd.grad(post(conv(u, cache, mask)[0])[0].sum(), u)

@@ -42,6 +42,9 @@ class RMSNorm(nn.RMSNorm):
     """``nn.RMSNorm`` over the last dimension (one ``int`` size) with the lean backward."""
 
     def __init__(self, dim: int, eps: float | None = None, device=None, dtype=None):
+        if not isinstance(dim, int):
+            raise TypeError(f"RMSNorm normalises the last dimension: dim must be an int, "
+                            f"got {dim!r}")
         super().__init__(dim, eps=eps, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:

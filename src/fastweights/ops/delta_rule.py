@@ -168,12 +168,13 @@ def chunk_scan(W: Tensor, U: Tensor, k: Tensor, S0: Tensor, decay: Tensor | None
     return torch.stack(states, dim=2), torch.stack(written, dim=2), S
 
 
-def _decayed(q: Tensor, k: Tensor, b: Tensor | None) -> tuple[Tensor, ...]:
-    """The rows of the gated block equations with factored decays Γ[t, s] = e^{b_t} e^{−b_s}:
-    (e^b Q, e^b K, e^{−b} K, e^{b_C − b} K, e^{b_C}); all Q, K, K, K and None without gate."""
-    if b is None:
+def _decayed(q: Tensor, k: Tensor, e: tuple[Tensor, Tensor] | None) -> tuple[Tensor, ...]:
+    """The rows of the gated block equations with factored decays Γ[t, s] = e^{b_t} e^{−b_s},
+    from e = (e^b, e^{−b}): (e^b Q, e^b K, e^{−b} K, e^{b_C − b} K, e^{b_C}); Q, K, K, K and
+    None without gate (e None)."""
+    if e is None:
         return q, k, k, k, None
-    eb, en = b.exp(), (-b).exp()
+    eb, en = e
     a = eb[..., -1:, :]  # [B, H, N, 1, 1]
     kr = k * en
     return q * eb, k * eb, kr, kr * a, a
@@ -199,7 +200,7 @@ class _DeltaChunk(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, beta, b, S0, scale):
         C = k.shape[-2]
-        q_in, k_l, k_r, k_w, a = _decayed(q, k, b)
+        q_in, k_l, k_r, k_w, a = _decayed(q, k, None if b is None else (b.exp(), (-b).exp()))
         kb, vb = k_l * beta, v * beta
         A = (kb @ k_r.mT).tril(-1)  # [B, H, N, C, C]
         eye = torch.eye(C, dtype=k.dtype, device=k.device)
@@ -220,7 +221,8 @@ class _DeltaChunk(torch.autograd.Function):
                 "hand-written backward that is not differentiable twice; for second "
                 "derivatives (create_graph=True) use form='recurrent' or form='parallel'")
         q, k, v, beta, b, Tc, W, U, S_prev, U_new = ctx.saved_tensors
-        q_in, k_l, k_r, k_w, a = _decayed(q, k, b)
+        e = None if b is None else (b.exp(), (-b).exp())
+        q_in, k_l, k_r, k_w, a = _decayed(q, k, e)
         # the incoming gradient is a permuted view of [B, T, H, V]: lay it out once
         do = ctx.scale * do.contiguous()
         # O = Q̃ S_prev + Tril(Q̃ K_rᵀ) U'
@@ -260,8 +262,8 @@ class _DeltaChunk(torch.autograd.Function):
               - (dk_r * k_r).sum(-1, keepdim=True) - w_term.sum(-1, keepdim=True))
         d_end = w_term.sum((-2, -1)) + torch.stack(da[::-1], dim=2) * a[..., 0, 0]
         db[..., -1:, :] += d_end[..., None, None]
-        eb = b.exp()
-        dk = dk_l * eb + (dk_r + dk_w * a) * (-b).exp()
+        eb, en = e
+        dk = dk_l * eb + (dk_r + dk_w * a) * en
         return dq * eb, dk, beta * dvb, dbeta, db, dS, None
 
 
