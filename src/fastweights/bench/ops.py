@@ -225,13 +225,20 @@ def fwd_call(run: Callable, xs: list[torch.Tensor]) -> Callable[[], object]:
 
 
 def fwd_bwd_call(run: Callable, xs: list[torch.Tensor]) -> Callable[[], object]:
+    """One forward and backward, seeded with a fixed dense cotangent dO (what a loss
+    downstream sends back; ``o.sum()``'s is a stride-0 expansion, on which a batched
+    matmul's backward loops over its matrices one by one)."""
     leaves = [x.clone().requires_grad_() for x in xs]
+    cotangent = []
 
     def fwd_bwd():
         for x in leaves:
             x.grad = None
         o, _ = run(leaves)
-        o.sum().backward()
+        if not cotangent:
+            gen = torch.Generator().manual_seed(3)
+            cotangent.append(torch.randn(o.shape, generator=gen, dtype=o.dtype))
+        o.backward(cotangent[0])
     return fwd_bwd
 
 

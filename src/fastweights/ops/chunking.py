@@ -50,6 +50,15 @@ def from_chunks(x: Tensor, T: int) -> Tensor:
     return x.reshape(B, H, n * c, *x.shape[4:])[:, :, :T].movedim(1, 2)
 
 
+def matmul_add(x: Tensor, a: Tensor, b: Tensor, *, beta: float = 1.0,
+               alpha: float = 1.0) -> Tensor:
+    """β·x + α·(a @ b) for [..., m, n] operands with the same leading dimensions: one batched
+    matmul that accumulates into x's copy (BLAS's C ← βC + αAB), no separate add or scale."""
+    out = torch.baddbmm(x.flatten(0, -3), a.flatten(0, -3), b.flatten(0, -3), beta=beta,
+                        alpha=alpha)
+    return out.view(x.shape)
+
+
 def segsum(g: Tensor) -> Tensor:
     """Pairwise log-decays [..., T] → [..., T, T]: out[t, s] = Σ_{s<r≤t} g_r for s ≤ t, else −∞.
 

@@ -202,13 +202,14 @@ class _DeltaChunk(torch.autograd.Function):
         C = k.shape[-2]
         q_in, k_l, k_r, k_w, a = _decayed(q, k, None if b is None else (b.exp(), (-b).exp()))
         kb, vb = k_l * beta, v * beta
-        A = (kb @ k_r.mT).tril(-1)  # [B, H, N, C, C]
+        A = (kb @ k_r.mT).tril_(-1)  # [B, H, N, C, C]
         eye = torch.eye(C, dtype=k.dtype, device=k.device)
         Tc = torch.linalg.solve_triangular(A, eye.expand_as(A), upper=False,
                                            unitriangular=True)
         W, U = Tc @ kb, Tc @ vb  # [B, H, N, C, K], [B, H, N, C, V]
         S_prev, U_new, S = chunk_scan(W, U, k_w, S0, a)  # [B, H, N, K, V], [B, H, N, C, V]
-        o = scale * (q_in @ S_prev + (q_in @ k_r.mT).tril() @ U_new)
+        o = chunking.matmul_add(q_in @ S_prev, (q_in @ k_r.mT).tril_(), U_new, beta=scale,
+                                alpha=scale)
         ctx.save_for_backward(q, k, v, beta, b, Tc, W, U, S_prev, U_new)
         ctx.scale = scale
         return o, S
@@ -226,10 +227,10 @@ class _DeltaChunk(torch.autograd.Function):
         # the incoming gradient is a permuted view of [B, T, H, V]: lay it out once
         do = ctx.scale * do.contiguous()
         # O = Q̃ S_prev + Tril(Q̃ K_rᵀ) U'
-        dM = (do @ U_new.mT).tril()  # [B, H, N, C, C]
-        dq = do @ S_prev.mT + dM @ k_r
+        dM = (do @ U_new.mT).tril_()  # [B, H, N, C, C]
+        dq = chunking.matmul_add(do @ S_prev.mT, dM, k_r)
         dk_r = dM.mT @ q_in
-        dU_new = (q_in @ k_r.mT).tril().mT @ do  # [B, H, N, C, V]
+        dU_new = (q_in @ k_r.mT).tril_().mT @ do  # [B, H, N, C, V]
         dS_out = q_in.mT @ do  # [B, H, N, K, V]
         # reverse over chunks: U'_n = U_n − W_n S_n, S_{n+1} = a_n S_n + K_wᵀ U'_n
         dS = torch.zeros_like(S_prev[:, :, 0]) if dS_last is None else dS_last
@@ -247,10 +248,10 @@ class _DeltaChunk(torch.autograd.Function):
         # W = T_c D K_l, U = T_c D V with T_c = (I + A)⁻¹, A = StrictTril(D K_l K_rᵀ)
         dkb, dvb = Tc.mT @ -(du @ S_prev.mT), Tc.mT @ du  # via dW = −dU' S_prevᵀ, dU = dU'
         # dT_c = dW (DK_l)ᵀ + dU (DV)ᵀ and dA = −T_cᵀ dT_c T_cᵀ = −(T_cᵀ dW) Wᵀ − (T_cᵀ dU) Uᵀ
-        dA = -(dkb @ W.mT + dvb @ U.mT).tril(-1)
+        dA = chunking.matmul_add(dkb @ W.mT, dvb, U.mT, beta=-1.0, alpha=-1.0).tril_(-1)
         kb = k_l * beta
-        dkb = dkb + dA @ k_r
-        dk_r = dk_r + dA.mT @ kb
+        dkb = chunking.matmul_add(dkb, dA, k_r)
+        dk_r = chunking.matmul_add(dk_r, dA.mT, kb)
         dbeta = (dkb * k_l).sum(-1, keepdim=True) + (dvb * v).sum(-1, keepdim=True)
         dk_l = beta * dkb
         if b is None:

@@ -23,8 +23,10 @@ for s ≤ t, else 0:
     S_C = diag(e^{b_C}) S₀ + (e^{b_C − b} ⊙ K)ᵀ V
 
 With a per-key gate the intra-block scores are A[t, s] = Σ_κ q_tκ k_sκ exp(b_tκ − b_sκ),
-formed in sub-chunks (``sum_rule.intra_chunk_per_key``). ``chunk`` uses chunks of
-``chunk_size`` and loops over chunks only for S; ``parallel`` is one block of all T steps,
+formed in sub-chunks (``sum_rule.per_key_blocks``). ``chunk`` uses chunks of
+``chunk_size``; with a scalar gate every chunk's S₀ is one matmul over the chunks, weighted
+by exp(segsum) of the chunks' total log-decays (``sum_rule.chunk_states``), and with a
+per-key gate it loops over chunks for S; ``parallel`` is one block of all T steps,
 with pairwise decays from ``chunking.segsum`` so that long sequences keep full precision.
 """
 

@@ -23,8 +23,8 @@ Forms. For a block of C steps from state S₀ (rows Q, K, V ∈ ℝ^{C×·}):
 
 ``parallel`` applies this once to the whole sequence; ``chunk`` applies it to chunks of
 ``chunk_size`` steps, all at once, with each chunk's S₀ the initial state plus an exclusive
-cumulative sum of the earlier chunks' Kᵀ V. The kernels also take the log-gate of
-``gated_sum_rule`` (equations there).
+cumulative sum of the earlier chunks' Kᵀ V, taken as one matmul (``chunk_states``). The
+kernels also take the log-gate of ``gated_sum_rule`` (equations there).
 """
 
 from __future__ import annotations
@@ -79,36 +79,80 @@ def chunk_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, *, scale: float
               initial_state: Tensor | None, output_final_state: bool,
               chunk_size: int) -> tuple[Tensor, Tensor | None]:
     """The chunk kernel, shared with ``gated_sum_rule``; g: None, [B, T, H] or [B, T, H, K]."""
-    T, V = q.shape[1], v.shape[-1]
+    T = q.shape[1]
     dtype, ct = q.dtype, chunking.compute_dtype(q)
     C = max(1, min(chunk_size, T))
     qc, kc, vc = (chunking.to_chunks(x.to(ct), C) for x in (q, k, v))  # [B, H, N, C, ·]
-    S0 = chunking.initial(initial_state, q.shape[0], q.shape[2], q.shape[3], V, q, ct)
+    S0 = None if initial_state is None else initial_state.to(ct)
+    log_decay = None  # [B, H, N]: each chunk's total log-decay (scalar gates)
     if g is None:
-        dS = kc.mT @ vc  # [B, H, N, K, V]
-        S_prev = S0.unsqueeze(2) + torch.cat([torch.zeros_like(dS[:, :, :1]),
-                                               dS[:, :, :-1].cumsum(2)], dim=2)
-        o = scale * (qc @ S_prev + (qc @ kc.mT).tril() @ vc)
-        S = S0 + dS.sum(2) if output_final_state else None
-        return chunking.from_chunks(o, T).to(dtype), S
-    gc = chunking.to_chunks(g.to(ct), C)  # [B, H, N, C] or [B, H, N, C, K]
-    gc = gc[..., None] if g.dim() == 3 else gc  # [B, H, N, C, 1 or K]
-    # b: log-decay from the chunk start through step t
-    b = gc.cumsum(-2)
-    if chunking.factored_decays_ok(b):
-        # e^{b_t − b_s} = e^{b_t} e^{−b_s}: one masked matmul, no pairwise tensor
-        eb, e_neg = b.exp(), (-b).exp()
-        q_in, total = qc * eb, eb[..., -1:, :]  # total: e^{b_C}, [B, H, N, 1, 1 or K]
-        intra = (q_in @ (kc * e_neg).mT).tril() @ vc
-        k_in, decay = kc * (e_neg * total), total.mT  # decay [B, H, N, 1 or K, 1]
-    elif g.dim() == 3:
-        # every exponent below is ≤ 0 and summed without differences (chunk_decays, segsum)
-        b, c = chunking.chunk_decays(gc[..., 0])
-        intra = ((qc @ kc.mT) * chunking.segsum(gc[..., 0]).exp()) @ vc
-        q_in, k_in = qc * b.exp()[..., None], kc * c.exp()[..., None]
-        decay = b[..., -1:, None].exp()  # [B, H, N, 1, 1]
+        q_in, k_in = qc, kc
+        A = (qc @ kc.mT).tril_()
     else:
-        intra, q_in, k_in, decay = per_key_blocks(qc, kc, vc, gc)  # decay [B, H, N, K, 1]
+        gc = chunking.to_chunks(g.to(ct), C)  # [B, H, N, C] or [B, H, N, C, K]
+        gc = gc[..., None] if g.dim() == 3 else gc  # [B, H, N, C, 1 or K]
+        # b: log-decay from the chunk start through step t
+        b = gc.cumsum(-2)
+        if chunking.factored_decays_ok(b):
+            # e^{b_t − b_s} = e^{b_t} e^{−b_s}: one masked matmul, no pairwise tensor
+            eb, e_neg = b.exp(), (-b).exp()
+            q_in, total = qc * eb, eb[..., -1:, :]  # total: e^{b_C}, [B, H, N, 1, 1 or K]
+            A = (q_in @ (kc * e_neg).mT).tril_()
+            k_in, decay = kc * (e_neg * total), total.mT  # decay [B, H, N, 1 or K, 1]
+            intra = A @ vc if g.dim() == 4 else None
+        elif g.dim() == 3:
+            # every exponent below is ≤ 0 and summed without differences (chunk_decays, segsum)
+            b, c = chunking.chunk_decays(gc[..., 0])
+            A = (qc @ kc.mT) * chunking.segsum(gc[..., 0]).exp()
+            q_in, k_in = qc * b.exp()[..., None], kc * c.exp()[..., None]
+            b = b[..., None]
+        else:
+            intra, q_in, k_in, decay = per_key_blocks(qc, kc, vc, gc)  # decay [B, H, N, K, 1]
+        if g.dim() == 4:
+            return _per_key_inter(q_in, k_in, vc, decay, intra, S0, scale, T, dtype,
+                                  output_final_state)
+        log_decay = b[..., -1, 0]
+    dS = k_in.mT @ vc  # [B, H, N, K, V]: each chunk's write, decayed to the chunk's end
+    S_prev, S = chunk_states(dS, S0, log_decay, output_final_state)
+    o = chunking.matmul_add(q_in @ S_prev, A, vc, beta=scale, alpha=scale)
+    return chunking.from_chunks(o, T).to(dtype), S
+
+
+def chunk_states(dS: Tensor, S0: Tensor | None, log_decay: Tensor | None, final: bool
+                 ) -> tuple[Tensor, Tensor | None]:
+    """Every chunk's starting state, and the final one, as one matmul over the chunks.
+
+    dS: [B, H, N, K, V] (chunk n's write, decayed to its end), S0 [B, H, K, V] (None: zero),
+    log_decay
+    l: [B, H, N] (chunk n's total log-decay; None: no decay). With l₀ = [0, l₀, …, l_{N−1}]
+    and W = exp(segsum(l₀)), [N+1, N+1] (``chunking.segsum``: exact sums, −∞ above the
+    diagonal),
+
+        S_prev[n] = W[n, 0] S₀ + Σ_{j<n} W[n, j+1] dS_j,    W[n, j+1] = exp(Σ_{j<m<n} l_m)
+
+    and the final state is row N. Without decay W is the lower-triangular ones.
+    """
+    B, H, N, K, V = dS.shape
+    flat = dS.view(B, H, N, K * V)
+    if log_decay is None:
+        W = torch.ones(N + 1, N + 1, dtype=dS.dtype, device=dS.device).tril()
+    else:
+        W = chunking.segsum(torch.cat([log_decay.new_zeros(B, H, 1), log_decay], -1)).exp()
+    def states(rows: slice) -> Tensor:  # W's rows times [S₀; dS_0 … dS_{N−1}]
+        w = W[..., rows, :]
+        out = w[..., 1:] @ flat
+        return out if S0 is None else out + w[..., :1] * S0.reshape(B, H, 1, K * V)
+
+    S = states(slice(N, N + 1)).view(B, H, K, V) if final else None
+    return states(slice(0, N)).view_as(dS), S
+
+
+def _per_key_inter(q_in: Tensor, k_in: Tensor, vc: Tensor, decay: Tensor, intra: Tensor,
+                   S0: Tensor | None, scale: float, T: int, dtype: torch.dtype, final: bool
+                   ) -> tuple[Tensor, Tensor | None]:
+    """The per-key gated chunk form's state pass: a loop over chunks (decays are per row)."""
+    B, H, _, K, V = *k_in.shape[:3], k_in.shape[-1], vc.shape[-1]
+    S0 = k_in.new_zeros(B, H, K, V) if S0 is None else S0
     dS = k_in.mT @ vc  # [B, H, N, K, V]
     # the inter-chunk part is read inside the loop so that autograd holds each state once
     inter, S = [], S0
@@ -116,7 +160,7 @@ def chunk_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, *, scale: float
         inter.append(q_n @ S)
         S = a_n * S + dS_n
     o = scale * (torch.stack(inter, dim=2) + intra)
-    return chunking.from_chunks(o, T).to(dtype), (S if output_final_state else None)
+    return chunking.from_chunks(o, T).to(dtype), (S if final else None)
 
 
 def per_key_blocks(q: Tensor, k: Tensor, v: Tensor, g: Tensor
