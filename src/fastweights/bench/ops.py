@@ -540,9 +540,17 @@ def main(argv: list[str]) -> int:
     sizes = sorted({C, 32})
     fwd = {f"chunk/{c}": fwd_call(lambda x, c=c: delta.run(x, "chunk", chunk_size=c), xs)
            for c in sizes}
-    tm = time_interleaved(fwd | {"matmul": lambda: a @ b}, max(reps, 3), budget)
+    # the kernel's own block products: one [C, K] × [K, V] matmul per (batch, head, chunk)
+    n_blocks = {c: B * H * -(-bar_T // c) for c in sizes}
+    blocks = {c: (torch.randn(n, c, K), torch.randn(n, K, V)) for c, n in n_blocks.items()}
+    bmm = {f"blocks/{c}": lambda x=x, w=w: x @ w for c, (x, w) in blocks.items()}
+    tm = time_interleaved(fwd | bmm | {"matmul": lambda: a @ b}, max(reps, 3), budget)
     mm = 2 * mm_n**3 / tm["matmul"] / 1e9
     print(f"plain {mm_n}×{mm_n} fp32 matmul: {mm:.1f} GFLOP/s")
+    for c, (x, _) in blocks.items():
+        rate = 2 * x.numel() * V / tm[f"blocks/{c}"] / 1e9
+        print(f"the kernel's block products alone, {x.shape[0]} batched [{c}, {K}] × [{K}, {V}] "
+              f"matmuls: {rate:.1f} GFLOP/s ({100 * rate / mm:.0f}% of the plain matmul)")
     for c in sizes:
         flops = delta_chunk_flops(B, bar_T, H, K, V, c)
         t_c = tm[f"chunk/{c}"]

@@ -50,6 +50,14 @@ def from_chunks(x: Tensor, T: int) -> Tensor:
     return x.reshape(B, H, n * c, *x.shape[4:])[:, :, :T].movedim(1, 2)
 
 
+def tril_(x: Tensor, diagonal: int = 0) -> Tensor:
+    """Tril(x) in place for square [..., C, C] x, as a product with the 0/1 mask: under
+    autograd its backward is the same masked product, several times faster on CPU than the
+    out-of-place ``tril`` that ``Tensor.tril_``'s backward runs."""
+    C = x.shape[-1]
+    return x.mul_(torch.ones(C, C, dtype=x.dtype, device=x.device).tril(diagonal))
+
+
 def matmul_add(x: Tensor, a: Tensor, b: Tensor, *, beta: float = 1.0,
                alpha: float = 1.0) -> Tensor:
     """β·x + α·(a @ b) for [..., m, n] operands with the same leading dimensions: one batched

@@ -125,7 +125,7 @@ def chunk_delta(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | None,
     b, c = chunking.chunk_decays(gc)
     gamma = chunking.segsum(gc).exp()  # [B, H, N, C, C]
     A = (kb @ kc.mT) * gamma
-    QK = ((qc @ kc.mT) * gamma).tril()
+    QK = chunking.tril_((qc @ kc.mT) * gamma)
     eb = b.exp()[..., None]
     kb_in, q_in = kb * eb, qc * eb
     k_dec = (kc * c.exp()[..., None]).mT
@@ -298,7 +298,7 @@ def parallel_delta(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, g: Tensor | No
     WU = torch.linalg.solve_triangular(A.tril(-1), wu, upper=False, unitriangular=True)
     U_new = WU[..., K:] - WU[..., :K] @ S0  # [B, H, T, V]
     q_in = qh * e_from_start if g is not None else qh
-    o = scale * (q_in @ S0 + QK.tril() @ U_new)
+    o = scale * (q_in @ S0 + chunking.tril_(QK) @ U_new)
     if not output_final_state:
         return o.movedim(1, 2).to(dtype), None
     if g is None:

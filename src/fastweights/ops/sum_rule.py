@@ -87,7 +87,7 @@ def chunk_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, *, scale: float
     log_decay = None  # [B, H, N]: each chunk's total log-decay (scalar gates)
     if g is None:
         q_in, k_in = qc, kc
-        A = (qc @ kc.mT).tril_()
+        A = chunking.tril_(qc @ kc.mT)
     else:
         gc = chunking.to_chunks(g.to(ct), C)  # [B, H, N, C] or [B, H, N, C, K]
         gc = gc[..., None] if g.dim() == 3 else gc  # [B, H, N, C, 1 or K]
@@ -97,7 +97,7 @@ def chunk_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, *, scale: float
             # e^{b_t − b_s} = e^{b_t} e^{−b_s}: one masked matmul, no pairwise tensor
             eb, e_neg = b.exp(), (-b).exp()
             q_in, total = qc * eb, eb[..., -1:, :]  # total: e^{b_C}, [B, H, N, 1, 1 or K]
-            A = (q_in @ (kc * e_neg).mT).tril_()
+            A = chunking.tril_(q_in @ (kc * e_neg).mT)
             k_in, decay = kc * (e_neg * total), total.mT  # decay [B, H, N, 1 or K, 1]
             intra = A @ vc if g.dim() == 4 else None
         elif g.dim() == 3:
@@ -236,7 +236,7 @@ def parallel_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, *, scale: fl
     qh, kh, vh = (x.to(ct).movedim(2, 1) for x in (q, k, v))  # [B, H, T, ·]
     S0 = chunking.initial(initial_state, q.shape[0], q.shape[2], q.shape[3], V, q, ct)
     if g is None:
-        o = scale * (qh @ S0 + (qh @ kh.mT).tril() @ vh)
+        o = scale * (qh @ S0 + chunking.tril_(qh @ kh.mT) @ vh)
         S = S0 + kh.mT @ vh if output_final_state else None
         return o.movedim(1, 2).to(dtype), S
     # a zero gate in front: row/column 0 of the segsum measure decay from the start
