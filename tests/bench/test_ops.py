@@ -74,6 +74,22 @@ def test_models_benchmark_quick(capsys, tmp_path):
     assert len(path.read_text().splitlines()) == 1 + 2 * 2 + 2 * 2
 
 
+def test_models_benchmark_without_op(capsys):
+    from fastweights.bench import models as bench_models
+    assert bench.main(["models", "--quick", "--models", "deltanet", "transformer",
+                       "--lengths", "32", "--contexts", "16", "--without-op"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("| deltanet | ", "| transformer | ")) and "M |" in line]
+    assert rows[0].endswith("% |") and rows[1].endswith("| – | – |")  # attention has no op
+    torch.manual_seed(0)
+    model, bare = (bench_models.build("deltanet", 16, 1, 32) for _ in range(2))
+    assert bench_models.without_op(bare) and not bench_models.without_op(
+        bench_models.build("transformer", 16, 1, 32))
+    bare.load_state_dict(model.state_dict())
+    x = torch.randint(0, bench_models.VOCAB, (2, 8))
+    assert not torch.allclose(model(x)[0], bare(x)[0])  # the op is really gone
+
+
 
 def test_compiled_streaming_step_latency():
     from fastweights.bench import models as bench_models

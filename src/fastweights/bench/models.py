@@ -13,6 +13,10 @@ and an LSTM, all at d_model 256, 4 layers, 4 heads, batch 8, token inputs and ou
 - streaming: ``model.step`` latency (batch 1, minimum over 8 tokens) after a prefill of
   L tokens, and the number of aten operations that one step dispatches.
 
+With ``--without-op`` each fast-weight model is also timed with its op replaced by o = v
+(projections, convolution, norms, gates and MLP kept): the speed that no faster op can lift
+the model past, and the op's share of the step, 1 − (step without op) / (step).
+
 With ``--compile`` each training step is also timed through ``torch.compile(model)``, and
 each streaming step through ``torch.compile(model.step)`` (static shapes for a fixed-size
 state, dynamic for a growing KV cache), beside the eager ones in the same process; the first
@@ -32,6 +36,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from fastweights import models
 from fastweights.bench.ops import header
+from fastweights.layers.fast_weight import FastWeightLayer
 
 MODELS = ("deltanet", "gated-deltanet", "gla", "retnet", "transformer", "lstm")
 VOCAB = 256
@@ -57,6 +62,20 @@ def build(name: str, d_model: int, n_layers: int, max_len: int):
     if "max_len" in fields:
         kw["max_len"] = max_len
     return models.build(name, **kw)
+
+
+def _no_op(q, k, v, g, beta, S, form):
+    """A fast-weight layer's ``rule`` that costs nothing: o = v (the first of DeltaProduct's
+    values), the state unchanged."""
+    return (v if v.dim() == 4 else v[:, :, 0]), S
+
+
+def without_op(model) -> bool:
+    """Replace every fast-weight layer's op by ``_no_op``; whether the model has any."""
+    layers = [m for m in model.modules() if isinstance(m, FastWeightLayer)]
+    for layer in layers:
+        layer.rule = _no_op
+    return bool(layers)
 
 
 def train_step_time(model, B: int, T: int, reps: int) -> float:
@@ -136,6 +155,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--csv", type=Path, default=None, help="also write every row")
     parser.add_argument("--compile", action="store_true",
                         help="also time the training step under torch.compile")
+    parser.add_argument("--without-op", action="store_true",
+                        help="also time each fast-weight model with its op replaced by o = v")
     args = parser.parse_args(argv)
     unknown = [m for m in args.models if m not in models.MODELS]
     if unknown:
@@ -154,12 +175,16 @@ def main(argv: list[str]) -> int:
     rows: list[dict] = []
     print("\n## Training: tokens/s (one AdamW step, min wall time), activation memory\n")
     compiled = " compiled step ms | compile speed-up |" if args.compile else ""
+    compiled += " tokens/s without op | op share |" if args.without_op else ""
     print("| model | parameters | T | step ms | tokens/s | cost/token vs first T | "
           f"saved for backward MiB |{compiled}")
-    print("|---|---|---|---|---|---|---|" + ("---|---|" if args.compile else ""))
+    print("|---|---|---|---|---|---|---|" + "---|---|" * (args.compile + args.without_op))
     for name in args.models:
         torch.manual_seed(0)
         model = build(name, d, layers, max(max(lengths), max(contexts)) + 16)
+        bare = build(name, d, layers, max(max(lengths), max(contexts)) + 16) \
+            if args.without_op else None
+        bare = bare if bare is not None and without_op(bare) else None
         params = sum(p.numel() for p in model.parameters())
         first = None
         for T in lengths:
@@ -172,6 +197,11 @@ def main(argv: list[str]) -> int:
                 fast = train_step_time(torch.compile(model), B, T, reps)
                 extra = f" {fast * 1e3:.0f} | {secs / fast:.2f}× |"
                 row = {"compiled_ms": 1e3 * fast}
+            if args.without_op:
+                bare_secs = train_step_time(bare, B, T, reps) if bare is not None else None
+                extra += (f" {B * T / bare_secs:,.0f} | {1 - bare_secs / secs:.0%} |"
+                          if bare_secs else " – | – |")
+                row |= {"without_op_ms": 1e3 * bare_secs} if bare_secs else {}
             print(f"| {name} | {params / 1e6:.2f} M | {T} | {secs * 1e3:.0f} | "
                   f"{B * T / secs:,.0f} | {per_token / first:.2f} | {mem / 2**20:.0f} |{extra}",
                   flush=True)
@@ -197,7 +227,7 @@ def main(argv: list[str]) -> int:
             rows.append(dict(section="stream", model=name, T=L, ms=secs * 1e3, ops=ops) | row)
     if args.csv is not None:
         fields = ["section", "model", "T", "ms", "tokens_per_s", "saved_mib", "ops",
-                  "compiled_ms"]
+                  "compiled_ms", "without_op_ms"]
         with args.csv.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=["threads", *fields])
             writer.writeheader()

@@ -34,7 +34,13 @@ per-head output RMSNorm. The papers' RetNet and GLA layers have no short convolu
 offers it as an option, ``use_short_conv``); RetNet rotates q and k by their positions
 (xPos), which is not reproduced here, and without either a layer has no local positional
 signal: on MQAR retnet and gla then stay near 0.15 accuracy (``conv_size=0`` restores that
-layer; docs/results/recall-vs-state.md, "The gated models' recall gap"). Simplifications:
+layer; docs/results/recall-vs-state.md, "The gated models' recall gap"). Differences from fla's
+DeltaNet and Gated DeltaNet layers (and so DeltaProduct's): their q/k convolutions apply the
+SiLU that is φ, and nothing after it, while here φ = SiLU is applied once more after the
+convolution's own SiLU, q = l2(SiLU(SiLU(conv))); ``feature_map="identity"`` gives their
+layer (on MQAR it helps Gated DeltaNet, docs/results/recall-vs-state.md, and the presets keep
+the second SiLU until the reports that use them are rerun); with ``conv_size=0`` fla also
+passes v through SiLU, here v stays linear. Simplifications:
 the exact normalisers of GLA and RetNet are not reproduced (the per-head RMSNorm stands for
 their group norms); the Mamba2-style preset keeps Mamba2's decay α_t = exp(−Δ_t·A) but does
 not scale the input by Δ_t. The next-wave presets (kda, mlstm, rwkv7, titans, oja, mesanet)
