@@ -156,22 +156,19 @@ def chunk_scan(W: Tensor, U: Tensor, k: Tensor, S0: Tensor, decay: Tensor | None
     Returns (S_prev [B, H, N, K, V], the states entering each chunk; U' [B, H, N, C, V];
     the final state [B, H, K, V]). Shared by ``_DeltaChunk`` and the benchmark's baseline.
     """
-    B, H, N, C, V = U.shape
-    K = W.shape[-1]
-
-    def flat(x: Tensor, *shape: int) -> Tensor:  # [B, H, m, n] -> [B·H, m, n], a view
-        return x.reshape(B * H, *shape)
-    states, written = U.new_empty(B, H, N, K, V), torch.empty_like(U)
+    B, H, N = U.shape[:3]
+    states, written = U.new_empty(B, H, N, *S0.shape[2:]), torch.empty_like(U)
     S = S0
-    # contiguous per-chunk operands: a strided one costs the batched matmul a copy
+    # contiguous per-chunk operands: a strided one costs the batched matmul a copy; each
+    # product runs batched over (B·H) (flatten(0, 1): a view) and accumulates in baddbmm
     k_t = k.mT.contiguous()
     for n in range(N):
         states[:, :, n] = S
-        u = torch.baddbmm(flat(U[:, :, n], C, V), flat(W[:, :, n], C, K), flat(S, K, V),
+        u = torch.baddbmm(U[:, :, n].flatten(0, 1), W[:, :, n].flatten(0, 1), S.flatten(0, 1),
                           alpha=-1.0)  # U_n − W_n S_n, [B·H, C, V]
-        written[:, :, n] = u.view(B, H, C, V)
+        written[:, :, n] = u.view_as(U[:, :, n])
         S_d = S if decay is None else decay[:, :, n] * S
-        S = torch.baddbmm(flat(S_d, K, V), flat(k_t[:, :, n], K, C), u).view(B, H, K, V)
+        S = torch.baddbmm(S_d.flatten(0, 1), k_t[:, :, n].flatten(0, 1), u).view_as(S)
     return states, written, S
 
 
@@ -240,23 +237,21 @@ class _DeltaChunk(torch.autograd.Function):
         dU_new = (q_in @ k_r.mT).tril_().mT @ do  # [B, H, N, C, V]
         dS_out = q_in.mT @ do  # [B, H, N, K, V]
         # reverse over chunks: U'_n = U_n − W_n S_n, S_{n+1} = a_n S_n + K_wᵀ U'_n
-        B, H, N, C, V = U_new.shape
-        K = k.shape[-1]
-        dS = torch.zeros_like(S_prev[:, :, 0]) if dS_last is None else dS_last
+        dS = torch.zeros_like(S_prev[:, :, 0]) if dS_last is None else dS_last.contiguous()
         du, dS_next = torch.empty_like(U_new), torch.empty_like(S_prev)
         da = []
-        for n in reversed(range(N)):
+        for n in reversed(range(k.shape[2])):  # products batched over (B·H), as chunk_scan's
             dS_next[:, :, n] = dS
-            # ∂U'_n = dU_new_n + K_w,n ∂S_{n+1}, in one accumulating matmul
-            du_n = torch.baddbmm(dU_new[:, :, n].reshape(B * H, C, V),
-                                 k_w[:, :, n].reshape(B * H, C, K), dS.reshape(B * H, K, V))
-            du[:, :, n] = du_n.view(B, H, C, V)
+            # ∂U'_n = dU_new_n + K_w,n ∂S_{n+1}
+            du_n = torch.baddbmm(dU_new[:, :, n].flatten(0, 1), k_w[:, :, n].flatten(0, 1),
+                                 dS.flatten(0, 1))
+            du[:, :, n] = du_n.view_as(du[:, :, n])
             if a is not None:
                 da.append((dS * S_prev[:, :, n]).sum((-2, -1)))
                 dS = a[:, :, n] * dS
-            dS = torch.baddbmm((dS + dS_out[:, :, n]).reshape(B * H, K, V),
-                               W[:, :, n].mT.reshape(B * H, K, C), du_n,
-                               alpha=-1.0).view(B, H, K, V)
+            # ∂S_n = a_n ∂S_{n+1} + ∂S_out,n − W_nᵀ ∂U'_n
+            dS = torch.baddbmm((dS + dS_out[:, :, n]).flatten(0, 1),
+                               W[:, :, n].mT.flatten(0, 1), du_n, alpha=-1.0).view_as(dS)
         dk_w = U_new @ dS_next.mT
         # W = T_c D K_l, U = T_c D V with T_c = (I + A)⁻¹, A = StrictTril(D K_l K_rᵀ)
         dkb, dvb = Tc.mT @ -(du @ S_prev.mT), Tc.mT @ du  # via dW = −dU' S_prevᵀ, dU = dU'

@@ -123,10 +123,9 @@ def chunk_states(dS: Tensor, S0: Tensor | None, log_decay: Tensor | None, final:
     """Every chunk's starting state, and the final one, as one matmul over the chunks.
 
     dS: [B, H, N, K, V] (chunk n's write, decayed to its end), S0 [B, H, K, V] (None: zero),
-    log_decay
-    l: [B, H, N] (chunk n's total log-decay; None: no decay). With l₀ = [0, l₀, …, l_{N−1}]
-    and W = exp(segsum(l₀)), [N+1, N+1] (``chunking.segsum``: exact sums, −∞ above the
-    diagonal),
+    log_decay l: [B, H, N] (chunk n's total log-decay; None: no decay). With
+    l̃ = [0, l_0, …, l_{N−1}] and W = exp(segsum(l̃)), [N+1, N+1] (``chunking.segsum``: exact
+    sums, −∞ above the diagonal),
 
         S_prev[n] = W[n, 0] S₀ + Σ_{j<n} W[n, j+1] dS_j,    W[n, j+1] = exp(Σ_{j<m<n} l_m)
 
@@ -138,6 +137,7 @@ def chunk_states(dS: Tensor, S0: Tensor | None, log_decay: Tensor | None, final:
         W = torch.ones(N + 1, N + 1, dtype=dS.dtype, device=dS.device).tril()
     else:
         W = chunking.segsum(torch.cat([log_decay.new_zeros(B, H, 1), log_decay], -1)).exp()
+
     def states(rows: slice) -> Tensor:  # W's rows times [S₀; dS_0 … dS_{N−1}]
         w = W[..., rows, :]
         out = w[..., 1:] @ flat
