@@ -182,9 +182,10 @@ def main(argv: list[str]) -> int:
     for name in args.models:
         torch.manual_seed(0)
         model = build(name, d, layers, max(max(lengths), max(contexts)) + 16)
-        bare = build(name, d, layers, max(max(lengths), max(contexts)) + 16) \
-            if args.without_op else None
-        bare = bare if bare is not None and without_op(bare) else None
+        bare = None  # the same model without its op (--without-op), if it has one
+        if args.without_op:
+            bare = build(name, d, layers, max(max(lengths), max(contexts)) + 16)
+            bare = bare if without_op(bare) else None
         params = sum(p.numel() for p in model.parameters())
         first = None
         for T in lengths:
