@@ -22,25 +22,26 @@ Presets (registry name → settings of ``FastWeightConfig``, equations in
 | name               | rule                 | φ / norm        | gate               | extras       |
 |--------------------|----------------------|-----------------|--------------------|--------------|
 | linear-transformer | sum_rule + attn norm | elu+1 / none    | –                  | no out norm  |
-| deltanet           | delta_rule           | silu / l2       | –                  | β = σ(w_β·x) |
-| gated-deltanet     | gated_delta_rule     | silu / l2       | scalar (Mamba2)    | output gate  |
+| deltanet           | delta_rule           | conv SiLU / l2  | –                  | β = σ(w_β·x) |
+| gated-deltanet     | gated_delta_rule     | conv SiLU / l2  | scalar (Mamba2)    | output gate  |
 | retnet             | gated_sum_rule       | identity / none | fixed 1 − 2^{−5−h} | output gate  |
 | gla                | gated_sum_rule       | identity / none | per key, rank 16   | output gate  |
 | mamba2-style       | gated_sum_rule       | identity / none | scalar (Mamba2)    | output gate  |
-| deltaproduct       | delta_product_rule   | silu / l2       | –                  | n_h = 2      |
+| deltaproduct       | delta_product_rule   | conv SiLU / l2  | –                  | n_h = 2      |
 
 All presets keep the short convolution (conv_size = 4), and all but linear-transformer the
 per-head output RMSNorm. The papers' RetNet and GLA layers have no short convolution (fla
 offers it as an option, ``use_short_conv``); RetNet rotates q and k by their positions
 (xPos), which is not reproduced here, and without either a layer has no local positional
 signal: on MQAR retnet and gla then stay near 0.15 accuracy (``conv_size=0`` restores that
-layer; docs/results/recall-vs-state.md, "The gated models' recall gap"). Differences from fla's
-DeltaNet and Gated DeltaNet layers (and so DeltaProduct's): their q/k convolutions apply the
-SiLU that is φ, and nothing after it, while here φ = SiLU is applied once more after the
-convolution's own SiLU, q = l2(SiLU(SiLU(conv))); ``feature_map="identity"`` gives their
-layer (on MQAR it helps Gated DeltaNet, docs/results/recall-vs-state.md, and the presets keep
-the second SiLU until the reports that use them are rerun); with ``conv_size=0`` fla also
-passes v through SiLU, here v stays linear. Simplifications:
+layer; docs/results/recall-vs-state.md, "The gated models' recall gap"). DeltaNet, Gated
+DeltaNet and DeltaProduct take φ = identity, as fla's layers do: the SiLU of the short
+convolution is their φ, q = l2(SiLU(conv(W_q x))). With ``conv_size=0`` pass
+``feature_map="silu"`` for fla's layer without a convolution (which also passes v through
+SiLU; here v stays linear). Up to commit b99d16c these presets applied φ = SiLU once more
+after the convolution's SiLU; on MQAR that second SiLU cost Gated DeltaNet a third of its
+accuracy (docs/results/recall-vs-state.md), and the reports not yet rerun since pin it
+(``feature_map="silu"``) and say so. Simplifications:
 the exact normalisers of GLA and RetNet are not reproduced (the per-head RMSNorm stands for
 their group norms); the Mamba2-style preset keeps Mamba2's decay α_t = exp(−Δ_t·A) but does
 not scale the input by Δ_t. The next-wave presets (kda, mlstm, rwkv7, titans, oja, mesanet)
@@ -273,10 +274,10 @@ SPECS = {
         rule="sum_rule", feature_map="elu+1", qk_norm="none", normalize=True, out_norm=False),
     "deltanet": _fwp(
         "Schlag, Irie & Schmidhuber 2021; Yang et al. 2024 (delta rule)",
-        rule="delta_rule", feature_map="silu", qk_norm="l2", beta="sigmoid"),
+        rule="delta_rule", feature_map="identity", qk_norm="l2", beta="sigmoid"),
     "gated-deltanet": _fwp(
         "Yang, Kautz & Hatamizadeh 2025 (gated delta rule)",
-        rule="gated_delta_rule", gate="scalar", feature_map="silu", qk_norm="l2",
+        rule="gated_delta_rule", gate="scalar", feature_map="identity", qk_norm="l2",
         beta="sigmoid", output_gate=True),
     "retnet": _fwp(
         "Sun et al. 2023, RetNet (fixed per-head decay 1 - 2^(-5-h))",
@@ -292,7 +293,7 @@ SPECS = {
         output_gate=True),
     "deltaproduct": _fwp(
         "Siems et al. 2025, DeltaProduct (n_h delta steps per token)",
-        rule="delta_product_rule", n_householder=2, feature_map="silu", qk_norm="l2",
+        rule="delta_product_rule", n_householder=2, feature_map="identity", qk_norm="l2",
         beta="sigmoid"),
     "transformer": ModelSpec(
         TransformerModel, TransformerConfig,
