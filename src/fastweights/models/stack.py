@@ -39,9 +39,9 @@ DeltaNet and DeltaProduct take φ = identity, as fla's layers do: the SiLU of th
 convolution is their φ, q = l2(SiLU(conv(W_q x))). With ``conv_size=0`` pass
 ``feature_map="silu"`` for fla's layer without a convolution (which also passes v through
 SiLU; here v stays linear). Up to commit b99d16c these presets applied φ = SiLU once more
-after the convolution's SiLU; on MQAR that second SiLU cost Gated DeltaNet a third of its
-accuracy (docs/results/recall-vs-state.md), and the reports not yet rerun since pin it
-(``feature_map="silu"``) and say so. Simplifications:
+after the convolution's SiLU (variant ``two-silus``); on MQAR that second SiLU cost Gated
+DeltaNet a third of its median accuracy (docs/results/recall-vs-state.md), and the reports
+not rerun since pin it (``feature_map="silu"``) and say so. Simplifications:
 the exact normalisers of GLA and RetNet are not reproduced (the per-head RMSNorm stands for
 their group norms); the Mamba2-style preset keeps Mamba2's decay α_t = exp(−Δ_t·A) but does
 not scale the input by Δ_t. The next-wave presets (kda, mlstm, rwkv7, titans, oja, mesanet)
