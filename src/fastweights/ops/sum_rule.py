@@ -98,8 +98,9 @@ def chunk_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, *, scale: float
             eb, e_neg = b.exp(), (-b).exp()
             q_in, total = qc * eb, eb[..., -1:, :]  # total: e^{b_C}, [B, H, N, 1, 1 or K]
             A = chunking.tril_(q_in @ (kc * e_neg).mT)
-            k_in, decay = kc * (e_neg * total), total.mT  # decay [B, H, N, 1 or K, 1]
-            intra = A @ vc if g.dim() == 4 else None
+            k_in = kc * (e_neg * total)
+            if g.dim() == 4:
+                intra, decay = A @ vc, total.mT  # decay [B, H, N, K, 1]
         elif g.dim() == 3:
             # every exponent below is ≤ 0 and summed without differences (chunk_decays, segsum)
             b, c = chunking.chunk_decays(gc[..., 0])

@@ -227,8 +227,11 @@ REPRODUCTION = Reproduction(
         "did not learn S = 32 in 500 steps).",
         "Commit 5e0be47: rerun after the auto-form change, verdict unchanged (DPFP at S = 16 "
         "0.761 → 0.873).",
-        "Now: 5 seeds, a 3-value grid (3e-3, 1e-2, 3e-2) chosen per cell on a validation "
-        "split, verdict on medians, S up to 64 = 4·d_dot of ELU+1: partly reproduced, 3/4 "
-        "as before (softmax attention fails at S = 32 and 64; see below).",
+        "Commit aca9a27: 5 seeds, a 3-value grid (3e-3, 1e-2, 3e-2) chosen per cell on a "
+        "validation split, verdict on medians, S up to 64 = 4·d_dot of ELU+1: partly "
+        "reproduced, 3/4 as before (softmax attention fails at S = 32 and 64; see below).",
+        "Now (commit 2f5ec35): the same, with the delta rule's preset (DeltaNet) applying "
+        "SiLU once to q and k (the short convolution's, as fla's layer) where it applied it "
+        "twice; only its setting-2 cells change.",
     ),
 )
