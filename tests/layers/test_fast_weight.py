@@ -184,6 +184,14 @@ def test_favor_redraw_policy():
     assert not torch.equal(redraw.omega, omega)
 
 
+def test_scalar_gate_starts_in_the_dt_range():
+    torch.manual_seed(0)
+    c = FastWeightConfig(d_model=64, n_heads=16, rule="gated_delta", dt_min=1e-4, dt_max=1e-3)
+    dt = F.softplus(FastWeightLayer(c).gate_proj.bias)
+    assert dt.min() >= 1e-4 * (1 - 1e-5) and dt.max() <= 1e-3 * (1 + 1e-5)
+    assert dt.max() / dt.min() > 2  # drawn across the range, not at one end
+
+
 def test_aliases():
     assert FastWeightConfig(rule="sum").rule == "sum_rule"
     assert FastWeightConfig(rule="gated_delta").gate == "scalar"
@@ -201,6 +209,8 @@ def test_aliases():
     (dict(gate="sometimes"), "gate must be one of"),
     (dict(rule="delta_rule", n_householder=2), "n_householder"),
     (dict(favor_features=0), "favor_features"),
+    (dict(dt_min=0.0), "dt_min"),
+    (dict(dt_min=0.1, dt_max=0.01), "dt_min <= dt_max"),
 ])
 def test_bad_config(bad, match):
     with pytest.raises(ValueError, match=match):

@@ -13,7 +13,8 @@ except for DeltaProduct, where n = n_householder):
         fixed    g_h = log(1 − 2^{−5−h}), h = 0 … H−1       RetNet (Sun et al. 2023)
         scalar   g_t = −exp(a) · softplus(w_g · x_t + c_g)  Mamba2's −Δ_t·A per head (Dao &
                  Gu 2024), as in Gated DeltaNet (Yang, Kautz & Hatamizadeh 2025); A = e^a
-                 drawn from U[1, 16], softplus(c_g) from log-uniform [1e-3, 1e-1]
+                 drawn from U[1, 16], softplus(c_g) from log-uniform [dt_min, dt_max]
+                 (default [1e-3, 1e-1], Mamba2's and fla's dt_min / dt_max)
         per_key  g_t = logsigmoid(W_g2 W_g1 x_t + c_g) / 16 ∈ ℝ^K   GLA (Yang et al. 2024):
                  a rank-16 projection, temperature 16
     o_t, S_t = rule(q, k, v, [g], [β])        (``fastweights.ops``, read after write):
@@ -84,6 +85,8 @@ class FastWeightConfig:
     normalize: bool = False
     beta: str = "sigmoid"
     gate: str = "auto"
+    dt_min: float = 1e-3  # the scalar gate's initial Δ = softplus(c_g), log-uniform in
+    dt_max: float = 1e-1  # [dt_min, dt_max]
     n_householder: int = 1
     out_norm: bool = True
     output_gate: bool = False
@@ -116,6 +119,9 @@ class FastWeightConfig:
         if self.gate not in allowed:
             raise ValueError(f"gate {self.gate!r} does not fit rule {self.rule!r}; "
                              f"allowed: {allowed}")
+        if not 0 < self.dt_min <= self.dt_max:
+            raise ValueError(f"need 0 < dt_min <= dt_max, got dt_min={self.dt_min}, "
+                             f"dt_max={self.dt_max}")
         if self.normalize and self.rule != "sum_rule":
             raise ValueError("normalize=True (attention normalisation) needs rule='sum_rule'")
         if self.conv_size < 0 or self.conv_size == 1:
@@ -181,7 +187,7 @@ class FastWeightLayer(nn.Module):
         if c.gate == "scalar":
             self.gate_proj = nn.Linear(c.d_model, H)
             self.a_log = nn.Parameter(torch.empty(H).uniform_(1, 16).log())
-            dt = torch.empty(H).uniform_(math.log(1e-3), math.log(1e-1)).exp()
+            dt = torch.empty(H).uniform_(math.log(c.dt_min), math.log(c.dt_max)).exp()
             with torch.no_grad():
                 self.gate_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
         elif c.gate == "per_key":
