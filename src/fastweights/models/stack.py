@@ -41,7 +41,9 @@ convolution is their φ, q = l2(SiLU(conv(W_q x))). With ``conv_size=0`` pass
 SiLU; here v stays linear). Up to commit b99d16c these presets applied φ = SiLU once more
 after the convolution's SiLU (variant ``two-silus``); on MQAR that second SiLU cost Gated
 DeltaNet a third of its median accuracy (docs/results/recall-vs-state.md), and the reports
-not rerun since pin it (``feature_map="silu"``) and say so. Simplifications:
+not rerun since pin it (``feature_map="silu"``) and say so. fla's Gated DeltaNet widens
+the values 2× (expand_v = 2); here V = K = head_dim for every preset, so DeltaNet and Gated
+DeltaNet hold equal state. Simplifications:
 the exact normalisers of GLA and RetNet are not reproduced (the per-head RMSNorm stands for
 their group norms); the Mamba2-style preset keeps Mamba2's decay α_t = exp(−Δ_t·A) but does
 not scale the input by Δ_t. The next-wave presets (kda, mlstm, rwkv7, titans, oja, mesanet)
