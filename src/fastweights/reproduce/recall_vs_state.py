@@ -36,9 +36,6 @@ OK = 0.95  # softmax attention's "recalls everything"
 MARGIN = 0.05
 SUM_MODELS = ("linear-transformer", "retnet", "gla")
 DELTA_MODELS = ("deltanet", "gated-deltanet")
-# this report's runs predate the delta presets' single SiLU (commit after b99d16c): they keep
-# φ = SiLU after the short convolution's SiLU until the report is rerun
-SECOND_SILU = {m: {"feature_map": "silu"} for m in DELTA_MODELS}
 # the next-wave rules, measured beside the claim's models (the criterion reads only those)
 NEXT_MODELS = ("kda", "mlstm", "rwkv7", "titans", "oja", "mesanet")
 SETTINGS = {  # scale -> (task, widths, models)
@@ -249,11 +246,11 @@ def run(ctx: Context) -> Report:
     at = {m: (next_widths, b_next) if m in NEXT_MODELS else (widths, b)
           for m in (*models, "transformer")}
     cells = [Cell(f"{m}-d{w}", m, "mqar", bm,
-                  {"d_model": w, "n_heads": 1, "n_layers": 2} | SECOND_SILU.get(m, {}), task)
+                  {"d_model": w, "n_heads": 1, "n_layers": 2}, task)
              for m, (ws, bm) in at.items() for w in ws]
     test_size, fig_widths, b_fig = FIGURE2_RUNS.get(ctx.scale, (0, [], b))
     fig_cells = [Cell(f"figure2-{m}-d{w}", m, "mqar", FIGURE2_LRS.get((ctx.scale, m), b_fig),
-                      {"d_model": w, "n_heads": 1, "n_layers": 2} | SECOND_SILU.get(m, {}),
+                      {"d_model": w, "n_heads": 1, "n_layers": 2},
                       FIGURE2 | {"test_size": test_size})
                  for m in FIGURE2_MODELS for w in fig_widths]
     everything = run_grid(cells + fig_cells, ctx)
