@@ -167,18 +167,11 @@ VARIANTS: dict[str, dict[str, tuple[dict, str]]] = {
         "stpn": ({"variant": "stpn", "decay": 0.9, "activation": "tanh"},
                  "STPN repository's baseline: LayerNorm on h0, two updates per step"),
     },
-    "deltanet": {
-        "fla": ({}, "phi = the q/k short convolution's SiLU alone (fla's DeltaNet layer)"),
-        "two-silus": ({"feature_map": "silu"}, "SiLU again after the conv's (earlier preset)"),
-    },
-    "gated-deltanet": {
-        "fla": ({}, "phi = the q/k short convolution's SiLU alone (fla's GatedDeltaNet)"),
-        "two-silus": ({"feature_map": "silu"}, "SiLU again after the conv's (earlier preset)"),
-    },
-    "deltaproduct": {
-        "fla": ({}, "phi = the q/k short convolution's SiLU alone (fla's GatedDeltaProduct)"),
-        "two-silus": ({"feature_map": "silu"}, "SiLU again after the conv's (earlier preset)"),
-    },
+    **{name: {"fla": ({}, f"phi = the q/k short convolution's SiLU alone (fla's {layer})"),
+              "two-silus": ({"feature_map": "silu"},
+                            "SiLU again after the conv's (earlier preset)")}
+       for name, layer in (("deltanet", "DeltaNet layer"), ("gated-deltanet", "GatedDeltaNet"),
+                           ("deltaproduct", "GatedDeltaProduct"))},
     "plastic-rnn": {
         "maze": ({}, "scalar modulator, clip 1, 0.01 U(0,1) init (backpropamine maze)"),
         "simple-maze": ({"variant": "simple-maze"}, "modulator fanned out per neuron, clip 2"),

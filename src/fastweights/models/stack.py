@@ -40,8 +40,8 @@ convolution is their φ, q = l2(SiLU(conv(W_q x))). With ``conv_size=0`` pass
 ``feature_map="silu"`` for fla's layer without a convolution (which also passes v through
 SiLU; here v stays linear). Up to commit b99d16c these presets applied φ = SiLU once more
 after the convolution's SiLU (variant ``two-silus``); on MQAR that second SiLU cost Gated
-DeltaNet a third of its median accuracy (docs/results/recall-vs-state.md), and the reports
-not rerun since pin it (``feature_map="silu"``) and say so. fla's Gated DeltaNet widens
+DeltaNet a third of its median accuracy (docs/results/recall-vs-state.md); every report that
+uses these presets was rerun with one SiLU. fla's Gated DeltaNet widens
 the values 2× (expand_v = 2); here V = K = head_dim for every preset, so DeltaNet and Gated
 DeltaNet hold equal state. Simplifications:
 the exact normalisers of GLA and RetNet are not reproduced (the per-head RMSNorm stands for
