@@ -192,7 +192,8 @@ REPRODUCTION = Reproduction(
         "of 0.184 over the linear transformer (1 of 3 seeds leads by ≥ 0.2); on parity "
         "DeltaNet 0.190 → 0.248. The linear transformer, whose model did not change, moved "
         "too (parity 0.206 at 1e-2 → 0.164 at 3e-3, now chosen on validation): the code "
-        "changed at rounding level since d161243 (the hand-written backwards of RMSNorm and "
-        "the short convolution, the reordered kernels), and these runs amplify it.",
+        "changed at rounding level since d161243 (RMSNorm's hand-written backward, the "
+        "feature map recomputed inside the short convolution's backward, the reordered "
+        "kernels), and these runs amplify it.",
     ),
 )
