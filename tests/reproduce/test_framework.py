@@ -106,6 +106,15 @@ def test_paper_scale_builds_valid_experiments(name, tmp_path):
         REPRODUCTIONS[name].run(Context("paper", tmp_path, 1, report_only=True))
 
 
+def test_budget_compile_reaches_the_runs_and_its_description(tmp_path):
+    compiled = Budget(steps=3, batch_size=8, eval_every=3, lrs=(1e-2,), seeds=(0,), compile=True)
+    cell = Cell("lt", "linear-transformer", "capacity", compiled, {"d_model": 8}, {})
+    [(_, exp)] = cell.experiments([1e-2], tmp_path)
+    assert exp.train.compile and "torch.compile" in compiled.describe()
+    assert not any(exp.train.compile for _, exp in _cell().experiments([1e-2], tmp_path))
+    assert "compile" not in _cell().budget.describe()
+
+
 def test_budget_rejects_an_unsorted_grid():
     with pytest.raises(ValueError, match="increasing"):
         Budget(steps=1, batch_size=1, eval_every=1, lrs=(1e-2, 1e-3), seeds=(0,))

@@ -29,6 +29,9 @@ class Budget:
     val_size: int = 500  # validation examples (training distribution) for model selection
     # task fields changed over training stages (``train.curriculum``), e.g. {"horizon": [...]}
     curriculum: dict = field(default_factory=dict)
+    # train through torch.compile where train.compile measures it faster (a retrain then
+    # reproduces a run exactly when it makes the same choice, recorded in result.json)
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if not self.lrs or not self.seeds:
@@ -42,7 +45,8 @@ class Budget:
         return {"steps": self.steps, "batch_size": self.batch_size,
                 "eval_every": self.eval_every, "warmup": min(self.warmup, self.steps - 1),
                 "target": self.target, "threads": 1,
-                **({"curriculum": dict(self.curriculum)} if self.curriculum else {})}
+                **({"curriculum": dict(self.curriculum)} if self.curriculum else {}),
+                **({"compile": True} if self.compile else {})}
 
     def describe(self) -> str:
         n = len(self.seeds)
@@ -53,7 +57,8 @@ class Budget:
         return (f"≤ {self.steps:,} steps, batch {self.batch_size}, evaluation every "
                 f"{self.eval_every}{stop}; learning rates {', '.join(f'{lr:g}' for lr in self.lrs)}"
                 + (f" (extended by up to {self.extend} when the best is at an edge)"
-                   if self.extend and len(self.lrs) > 1 else "") + f"; {seeds}")
+                   if self.extend and len(self.lrs) > 1 else "") + f"; {seeds}"
+                + ("; through torch.compile where measured faster" if self.compile else ""))
 
 
 @dataclass(frozen=True)
