@@ -1,6 +1,9 @@
 """Pins: every registry name builds the same model as when ``pins.json`` was recorded: the
 same parameter count and, for a fixed seed, the same outputs on a small input (token and
-feature inputs, in fp64 after an fp32 initialisation). Refactors must keep these; rerecord
+feature inputs, in fp64 after an fp32 initialisation). The outputs agree to fp32 rounding,
+not to fp64's: the initialisation's vectorised fp32 math differs by an ulp between CPUs (kda
+and mamba2-style moved by up to 3e-8 on another Xeon), while a changed model moves them by
+far more than 1e-6. Refactors must keep these; rerecord
 only for a deliberate change of a model; ``python tests/models/test_pins.py`` records the
 names not yet pinned (a new registry name) and leaves the others as they are.
 
@@ -71,7 +74,7 @@ def test_pinned(name, tokens):
     assert n == pin["num_params"]
     want = torch.tensor(pin["y"], dtype=torch.float64)
     torch.testing.assert_close(torch.tensor(y, dtype=torch.float64), want,
-                               rtol=1e-9, atol=1e-9)
+                               rtol=1e-6, atol=1e-6)
 
 
 if __name__ == "__main__":
